@@ -1,0 +1,205 @@
+"""Recurrent networks for next-symbol prediction, written from their weight matrices,
+plus what the Part 3 scripts share: a batch of strings, one-hot input, checkpoints.
+
+From a Python prompt:
+    >>> import torch, numpy as np
+    >>> from seq_models import SRN_model
+    >>> from anbn import AnBn
+    >>> lang = AnBn('anb2n', 4)
+    >>> seq, prob, state = lang.get_sequence(np.random.default_rng(0))
+    >>> net = SRN_model(lang.num_symbols, 2, lang.num_symbols)
+    >>> hidden, output = net(lang.one_hot(seq[:-1]))   # (1, T, 2), (1, T, 2)
+"""
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from common import UserError, save_atomic
+
+
+class SRN_model(nn.Module):
+    """Simple Recurrent Network: h_t = tanh(x_t W + h_{t-1} U + hid_bias), h_0 = tanh(H0),
+    output_t = h_t V + out_bias (raw scores; the loss applies log_softmax).
+    Every parameter starts from Normal(0, init), as the course's --init."""
+
+    def __init__(self, num_input, num_hid, num_out, init=0.001):
+        super().__init__()
+        self.num_hid = num_hid
+        self.W = nn.Parameter(torch.empty(num_input, num_hid))
+        self.U = nn.Parameter(torch.empty(num_hid, num_hid))
+        self.hid_bias = nn.Parameter(torch.empty(num_hid))
+        self.V = nn.Parameter(torch.empty(num_hid, num_out))
+        self.out_bias = nn.Parameter(torch.empty(num_out))
+        self.H0 = nn.Parameter(torch.empty(num_hid))
+        for param in self.parameters():
+            nn.init.normal_(param, 0.0, init)
+
+    def initial_state(self):
+        """The hidden state before the first symbol, tanh(H0)."""
+        return torch.tanh(self.H0)
+
+    def forward(self, x):
+        """x: (batch, time, num_input) -> hidden (batch, time, num_hid), output (batch, time, num_out)."""
+        x = x.to(self.W.dtype)
+        drive = x @ self.W + self.hid_bias          # the input's share, for all steps at once
+        h = self.initial_state().expand(x.shape[0], -1)
+        hidden = []
+        for t in range(x.shape[1]):
+            h = torch.tanh(drive[:, t] + h @ self.U)
+            hidden.append(h)
+        hidden = torch.stack(hidden, dim=1)
+        return hidden, hidden @ self.V + self.out_bias
+
+
+class LSTM_model(nn.Module):
+    """Long Short-Term Memory network. The 4*num_hid columns of W, U and hid_bias are the
+    input gate i, forget gate f, cell candidate g and output gate o, in that order:
+        z = x_t W + h_{t-1} U + hid_bias;  c_t = f*c_{t-1} + i*g;  h_t = o*tanh(c_t)
+    with h_0 = c_0 = 0 and output_t = h_t V + out_bias. Weights start uniform in
+    +-1/sqrt(num_hid) like torch.nn.LSTM, except the forget bias, which starts at 1 so the
+    cell keeps its contents early in training (a common choice that helps counting)."""
+
+    def __init__(self, num_input, num_hid, num_out):
+        super().__init__()
+        self.num_hid = num_hid
+        self.W = nn.Parameter(torch.empty(num_input, 4 * num_hid))
+        self.U = nn.Parameter(torch.empty(num_hid, 4 * num_hid))
+        self.hid_bias = nn.Parameter(torch.empty(4 * num_hid))
+        self.V = nn.Parameter(torch.empty(num_hid, num_out))
+        self.out_bias = nn.Parameter(torch.empty(num_out))
+        bound = 1.0 / math.sqrt(num_hid)
+        for param in self.parameters():
+            nn.init.uniform_(param, -bound, bound)
+        with torch.no_grad():
+            self.hid_bias[num_hid:2 * num_hid] = 1.0
+
+    def forward(self, x):
+        """x: (batch, time, num_input) -> hidden, context (batch, time, num_hid), output (batch, time, num_out)."""
+        x = x.to(self.W.dtype)
+        n = self.num_hid
+        drive = x @ self.W + self.hid_bias
+        h = x.new_zeros(x.shape[0], n)
+        c = x.new_zeros(x.shape[0], n)
+        hidden, context = [], []
+        for t in range(x.shape[1]):
+            z = drive[:, t] + h @ self.U
+            i = torch.sigmoid(z[:, :n])
+            f = torch.sigmoid(z[:, n:2 * n])
+            g = torch.tanh(z[:, 2 * n:3 * n])
+            o = torch.sigmoid(z[:, 3 * n:])
+            c = f * c + i * g
+            h = o * torch.tanh(c)
+            hidden.append(h)
+            context.append(c)
+        hidden = torch.stack(hidden, dim=1)
+        return hidden, torch.stack(context, dim=1), hidden @ self.V + self.out_bias
+
+
+MODELS = {'srn': SRN_model, 'lstm': LSTM_model}
+
+
+def make_model(model, num_symbols, hid, init=0.001):
+    """Build an 'srn' or 'lstm' network that reads and predicts `num_symbols` symbols."""
+    if model == 'srn':
+        return SRN_model(num_symbols, hid, num_symbols, init=init)
+    return LSTM_model(num_symbols, hid, num_symbols)
+
+
+def run_model(net, x):
+    """Forward pass of either model -> (hidden, context or None, output)."""
+    result = net(x)
+    if len(result) == 2:
+        return result[0], None, result[1]
+    return result
+
+
+# ---------------------------------------------------------------- strings of a language
+
+@dataclass
+class StringBatch:
+    """`count` strings of a language as padded arrays (padding is 0 after each string's end).
+    seq (count, Tmax+1): symbol indices of the whole string; the input is seq[:, :-1], the label seq[:, 1:]
+    length (count,): number of input steps T_i (= string length - 1)
+    prob (count, Tmax, S): the course's target next-symbol probabilities at each input step
+    state (count, Tmax): state number per input step (for colouring plots)
+    scored (count, Tmax): the steps the error is measured over"""
+    seq: np.ndarray
+    length: np.ndarray
+    prob: np.ndarray
+    state: np.ndarray
+    scored: np.ndarray
+
+    @property
+    def determined(self):
+        """Steps whose next symbol is certain: a network that solved the task predicts them all."""
+        return self.prob.max(axis=2) == 1.0
+
+
+class Language:
+    """What every language shares; subclasses set `symbols` and define `batch(count, rng)`."""
+    symbols = ''
+
+    @property
+    def num_symbols(self):
+        return len(self.symbols)
+
+    def get_sequence(self, rng=None):
+        """One string -> (seq (T+1,), prob (T, S), state (T,)); the input is seq[:-1], the label seq[1:]."""
+        b = self.batch(1, np.random.default_rng() if rng is None else rng)
+        T = b.length[0]
+        return b.seq[0, :T + 1], b.prob[0, :T], b.state[0, :T]
+
+    def one_hot(self, seq):
+        """Symbol indices (T,) or (batch, T) -> float tensor (batch, T, num_symbols) for the network."""
+        seq = torch.as_tensor(np.asarray(seq, dtype=np.int64))
+        if seq.dim() == 1:
+            seq = seq.unsqueeze(0)
+        return nn.functional.one_hot(seq, self.num_symbols).float()
+
+    def spell(self, seq):
+        """Symbol indices -> the string of letters."""
+        return ''.join(self.symbols[i] for i in seq)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def checkpoint_path(out_path, lang, model, hid, thousands):
+    """`{out_path}/{lang}_{model}{hid}_{k}.pth`, k in thousands of training strings."""
+    return os.path.join(out_path, f'{lang}_{model}{hid}_{thousands:g}.pth')
+
+
+def save_checkpoint(path, net, meta):
+    """Save the weights with `meta` (lang, model, hid, embed, length, epoch), atomically."""
+    save_atomic({'state_dict': net.state_dict(), **meta}, path)
+
+
+def load_checkpoint(path, expect):
+    """Load a checkpoint saved by save_checkpoint (weights only, no code is run) and check that it
+    was trained with the settings in `expect` (a dict of lang, model, hid, ...); UserError if not."""
+    if not os.path.exists(path):
+        raise UserError(f'no checkpoint {path}: train it first with seq_train.py and the same '
+                        f'--lang/--model/--hid/--epoch (and --out_path)')
+    try:
+        saved = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:
+        raise UserError(f'cannot read checkpoint {path}: {err}') from None
+    if not isinstance(saved, dict) or 'state_dict' not in saved:
+        raise UserError(f'{path} is not a checkpoint saved by seq_train.py')
+    wrong = [f'{key}={saved.get(key)!r} (asked for {value!r})'
+             for key, value in expect.items() if saved.get(key) != value]
+    if wrong:
+        raise UserError(f'{path} was saved with ' + ', '.join(wrong))
+    return saved
+
+
+def load_weights(net, saved, path):
+    """Copy a checkpoint's weights into `net`; UserError when the shapes do not fit."""
+    try:
+        net.load_state_dict(saved['state_dict'])
+    except (RuntimeError, KeyError) as err:
+        first = str(err).strip().splitlines()
+        raise UserError(f'{path} does not fit this network: {first[-1] if first else err}') from None
