@@ -10,6 +10,7 @@ From a Python prompt:
     >>> net = SRN_model(lang.num_symbols, 2, lang.num_symbols)
     >>> hidden, output = net(lang.one_hot(seq[:-1]))   # (1, T, 2), (1, T, 2)
 """
+import glob
 import math
 import os
 from dataclasses import dataclass
@@ -138,6 +139,12 @@ class StringBatch:
         """Steps whose next symbol is certain: a network that solved the task predicts them all."""
         return self.prob.max(axis=2) == 1.0
 
+    def pick(self, i):
+        """String i alone, as a batch of one without padding."""
+        T = self.length[i]
+        return StringBatch(self.seq[i:i + 1, :T + 1], self.length[i:i + 1], self.prob[i:i + 1, :T],
+                           self.state[i:i + 1, :T], self.scored[i:i + 1, :T])
+
 
 class Language:
     """What every language shares; subclasses set `symbols` and define `batch(count, rng)`."""
@@ -167,9 +174,14 @@ class Language:
 
 # ---------------------------------------------------------------- checkpoints
 
-def checkpoint_path(out_path, lang, model, hid, thousands):
+def run_name(lang, model, hid, embed=False):
+    """`{lang}_{model}{hid}`, e.g. anb2n_srn2; the embedded Reber grammar is lang reber_embed."""
+    return f'{lang}{"_embed" if embed else ""}_{model}{hid}'
+
+
+def checkpoint_path(out_path, lang, model, hid, thousands, embed=False):
     """`{out_path}/{lang}_{model}{hid}_{k}.pth`, k in thousands of training strings."""
-    return os.path.join(out_path, f'{lang}_{model}{hid}_{thousands:g}.pth')
+    return os.path.join(out_path, f'{run_name(lang, model, hid, embed)}_{thousands:g}.pth')
 
 
 def save_checkpoint(path, net, meta):
@@ -181,8 +193,11 @@ def load_checkpoint(path, expect):
     """Load a checkpoint saved by save_checkpoint (weights only, no code is run) and check that it
     was trained with the settings in `expect` (a dict of lang, model, hid, ...); UserError if not."""
     if not os.path.exists(path):
-        raise UserError(f'no checkpoint {path}: train it first with seq_train.py and the same '
-                        f'--lang/--model/--hid/--epoch (and --out_path)')
+        folder, lang = os.path.split(path)[0], expect.get('lang', '')
+        found = sorted(glob.glob(os.path.join(glob.escape(folder), f'{lang}_*.pth')))
+        hint = ('; found: ' + ', '.join(os.path.basename(f) for f in found[:8])) if found else ''
+        raise UserError(f'no checkpoint {path}: train it with seq_train.py and the same '
+                        f'--lang/--model/--hid/--epoch/--out_path{hint}')
     try:
         saved = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:

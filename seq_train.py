@@ -226,7 +226,8 @@ def train(args, lang, net, train_chunk, rng, show_rng):
             print(f'epoch: {done / 1000:g}  error: {error:.5f}{extra}  '
                   f'(training strings of the last {len(batch.length)}: {recent:.5f})')
             if done % SAVE_EVERY == 0 or done == total:
-                saved = checkpoint_path(args.out_path, args.lang, args.model, args.hid, done / 1000)
+                saved = checkpoint_path(args.out_path, args.lang, args.model, args.hid, done / 1000,
+                                        args.embed)
                 save_checkpoint(saved, net, checkpoint_meta(args, done / 1000))
                 print(f'saved {saved}')
     except KeyboardInterrupt:
