@@ -23,6 +23,14 @@ RECIPES = {
 }
 
 
+def make_scheduler(args, optimizer, num_train):
+    """The learning-rate schedule, stepped once per batch over the whole run."""
+    if args.schedule == "onecycle":
+        steps = args.epochs * ((num_train + args.batch_size - 1) // args.batch_size)
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
+    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+
+
 def train(args, model, images, labels, optimizer, scheduler, epoch, generator):
     """One pass over the shuffled training set, logging every log_interval batches."""
     model.train()
@@ -142,11 +150,7 @@ def main(argv=None):
           f"batch {args.batch_size}, seed {args.seed}")
 
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.mom)
-    steps = args.epochs * ((len(train_labels) + args.batch_size - 1) // args.batch_size)
-    if args.schedule == "onecycle":
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
-    else:
-        scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+    scheduler = make_scheduler(args, optimizer, len(train_labels))
 
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()

@@ -1,0 +1,109 @@
+"""Time one training epoch on 60,000 images: the project's pipeline against the classic one.
+
+classic: torchvision KMNIST Dataset with ToTensor + Normalize(0.5, 0.5), DataLoader
+         batch 64, the course's train loop (the data decoded image by image, every epoch).
+project: kuzu.load_split tensors sliced into batches by kuzu_main.train, with each
+         network's own recipe (for conv: one-cycle schedule and random shifts).
+
+Both run in this process on the same 60,000 images: the shared KMNIST subset tiled
+to 60,000 when it is present, else synthetic images. Run it alone on the machine.
+
+    python3 bench/bench_kuzu.py [--nets lin full conv] [--data_dir ../shared/data/kmnist-7k]
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from torchvision import transforms
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import kuzu  # noqa: E402
+import kuzu_main  # noqa: E402
+
+N_IMAGES = 60000
+
+
+def write_idx(path, array):
+    """Write a uint8 array in the IDX layout torchvision reads."""
+    with open(path, "wb") as f:
+        f.write((0x0800 + array.ndim).to_bytes(4, "big"))
+        for size in array.shape:
+            f.write(size.to_bytes(4, "big"))
+        f.write(array.astype(np.uint8).tobytes())
+
+
+def make_60k(source_dir, root):
+    """Write 60,000 training images (real ones tiled, or synthetic) as KMNIST files under root."""
+    raw = os.path.join(root, "KMNIST", "raw")
+    os.makedirs(raw)
+    if source_dir and os.path.isdir(kuzu.raw_folder(source_dir)):
+        real = torchvision.datasets.KMNIST(source_dir, train=True)
+        reps = -(-N_IMAGES // len(real.targets))
+        images = real.data.numpy().repeat(reps, axis=0)[:N_IMAGES]  # tiled
+        labels = real.targets.numpy().repeat(reps)[:N_IMAGES]
+        origin = f"real images from {source_dir}, tiled"
+    else:
+        rng = np.random.default_rng(0)
+        images = rng.integers(0, 256, size=(N_IMAGES, 28, 28))
+        labels = rng.integers(0, 10, size=N_IMAGES)
+        origin = "synthetic images"
+    for split in ("train", "t10k"):  # the project's loader checks all four files
+        write_idx(os.path.join(raw, f"{split}-images-idx3-ubyte"), images)
+        write_idx(os.path.join(raw, f"{split}-labels-idx1-ubyte"), labels)
+    return origin
+
+
+def classic_epoch(root, model):
+    """The course's pipeline: Dataset + transforms + DataLoader, batch 64, no shuffle."""
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+    loader = torch.utils.data.DataLoader(
+        torchvision.datasets.KMNIST(root, train=True, transform=transform), batch_size=64)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
+    model.train()
+    start = time.perf_counter()
+    for data, target in loader:
+        optimizer.zero_grad()
+        F.nll_loss(model(data), target).backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+def project_epoch(root, net, model):
+    """kuzu_main's own pipeline and recipe for this network, one epoch, logging off."""
+    args = kuzu_main.parse_args(["--net", net, "--epochs", "1", "--log_interval", str(10 ** 9)])
+    images, labels = kuzu.load_split(root, train=True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.mom)
+    scheduler = kuzu_main.make_scheduler(args, optimizer, len(labels))
+    start = time.perf_counter()
+    kuzu_main.train(args, model, images, labels, optimizer, scheduler, 1, torch.Generator().manual_seed(0))
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--nets", nargs="+", choices=sorted(kuzu.MODELS), default=["lin", "full", "conv"],
+                        help="networks to time (default: all three)")
+    parser.add_argument("--data_dir", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared",
+                                                            "data", "kmnist-7k"),
+                        help="real KMNIST images to tile (default: the shared subset; synthetic if absent)")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as root:
+        origin = make_60k(args.data_dir, root)
+        print(f"one training epoch on {N_IMAGES:,} {origin}; torch {torch.__version__}, "
+              f"{torch.get_num_threads()} threads")
+        print(f"{'net':5} {'classic (s)':>12} {'project (s)':>12} {'speed-up':>9}")
+        for net in args.nets:
+            classic = classic_epoch(root, kuzu.MODELS[net]())
+            project = project_epoch(root, net, kuzu.MODELS[net]())
+            print(f"{net:5} {classic:12.2f} {project:12.2f} {classic / project:8.1f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
