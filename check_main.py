@@ -94,10 +94,10 @@ def draw(plt, inputs, targets, title, values=None):
     """One picture: a node's activation over the plane (if given) with the nine points on top."""
     fig, ax = plt.subplots(figsize=(5, 4))
     if values is not None:
-        image = ax.imshow(values, origin="lower", extent=PLOT_RANGE + PLOT_RANGE, vmin=0, vmax=1, cmap="gray")
+        image = ax.imshow(values.numpy(), origin="lower", extent=PLOT_RANGE + PLOT_RANGE, vmin=0, vmax=1, cmap="gray")
         fig.colorbar(image, ax=ax, label="activation")
     for target, colour in ((0, "tab:blue"), (1, "tab:orange")):
-        points = inputs[targets[:, 0] == target]
+        points = inputs[targets[:, 0] == target].numpy()
         ax.scatter(points[:, 0], points[:, 1], s=90, c=colour, edgecolors="black", label=f"target {target}")
     ax.set(xlim=PLOT_RANGE, ylim=PLOT_RANGE, xlabel="x", ylabel="y", title=title, aspect="equal")
     ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2, fontsize="small")
