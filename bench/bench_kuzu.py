@@ -3,7 +3,7 @@
 classic: torchvision KMNIST Dataset with ToTensor + Normalize(0.5, 0.5), DataLoader
          batch 64, the course's train loop (the data decoded image by image, every epoch).
 project: kuzu.load_split tensors sliced into batches by kuzu_main.train, with each
-         network's own recipe (for conv: one-cycle schedule and random shifts).
+         network's own recipe (for conv: one-cycle schedule, random shifts, label smoothing).
 
 Both run in this process on the same 60,000 images: the shared KMNIST subset tiled
 to 60,000 when it is present, else synthetic images. Run it alone on the machine.
@@ -78,7 +78,7 @@ def project_epoch(root, net, model):
     """kuzu_main's own pipeline and recipe for this network, one epoch, logging off."""
     args = kuzu_main.parse_args(["--net", net, "--epochs", "1", "--log_interval", str(10 ** 9)])
     images, labels = kuzu.load_split(root, train=True)
-    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.mom)
+    optimizer = kuzu_main.make_optimizer(args, model)
     scheduler = kuzu_main.make_scheduler(args, optimizer, len(labels))
     start = time.perf_counter()
     kuzu_main.train(args, model, images, labels, optimizer, scheduler, 1, torch.Generator().manual_seed(0))

@@ -92,7 +92,7 @@ def test_random_shift_translates_each_image_by_at_most_max_shift():
 def test_parameter_counts():
     assert kuzu.NetLin().num_parameters() == 784 * 10 + 10
     assert kuzu.NetFull(hid=50).num_parameters() == 784 * 50 + 50 + 50 * 10 + 10
-    conv = 1 * 16 * 9 + 2 * 16 + 16 * 32 * 9 + 2 * 32 + 32 * 7 * 7 * 128 + 128 + 128 * 10 + 10
+    conv = 1 * 16 * 25 + 2 * 16 + 16 * 32 * 9 + 2 * 32 + 32 * 7 * 7 * 128 + 128 + 128 * 10 + 10
     assert kuzu.NetConv().num_parameters() == conv
 
 
@@ -131,7 +131,8 @@ def test_same_seed_same_numbers(data_dir, tmp_path, capsys):
                         "--log_interval", "1", "--plot_dir", str(tmp_path), "--no_cuda"])
         return [line for line in capsys.readouterr().out.splitlines() if "trained in" not in line]
     first = run(3)
-    assert "SGD lr 0.1 momentum 0.9, onecycle schedule, shifts up to 2 px" in first[1]
+    assert "SGD (Nesterov) lr 0.1 momentum 0.9, onecycle schedule, shifts up to 1 px, weight decay 0.0005, " \
+        "label smoothing 0.1" in first[1]
     assert run(3) == first
     assert run(4) != first
 
@@ -141,7 +142,7 @@ def test_conv_learns_with_its_own_recipe(data_dir, tmp_path, capsys):
     kuzu_main.main(["--net", "conv", "--epochs", "10", "--shift", "0",
                     "--data_dir", data_dir, "--plot_dir", str(tmp_path), "--no_cuda"])
     out = capsys.readouterr().out
-    assert "SGD lr 0.1 momentum 0.9, onecycle schedule, shifts up to 0 px, batch 64" in out
+    assert "SGD (Nesterov) lr 0.1 momentum 0.9, onecycle schedule, shifts up to 0 px" in out
     accuracy = int(re.findall(r"Accuracy: (\d+)/100", out)[-1])
     assert accuracy >= 90
 
