@@ -19,8 +19,8 @@ import os
 import numpy as np
 
 from common import UserError, pyplot, run_main, save_figure
-from seq_models import checkpoint_path, load_checkpoint, load_weights, run_name
-from seq_train import add_language_flags, build_language, build_model, predict, resolve_defaults, show_string
+from seq_models import checkpoint_path, load_checkpoint, load_weights, make_model, run_name
+from seq_train import add_language_flags, build_language, predict, resolve_defaults, show_string
 
 
 def parse_args(argv=None):
@@ -119,7 +119,7 @@ def main(argv=None):
     if not args.length_given:
         args.length = saved.get('length', args.length)
     lang = build_language(args)
-    net = build_model(args, lang)
+    net = make_model(args.model, lang.num_symbols, args.hid)
     load_weights(net, saved, path)
     net.eval()
     print(f'{path}: {args.model.upper()} with {args.hid} hidden units on {lang!r}')

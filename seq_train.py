@@ -37,7 +37,7 @@ DEFAULTS = {
     'reber':    dict(length=5, hid=4, epoch=50),
     'anbn':     dict(length=8, hid=2, epoch=100),
     'anb2n':    dict(length=4, hid=2, epoch=100),
-    'anbncn':   dict(length=8, hid=3, epoch=200),
+    'anbncn':   dict(length=8, hid=3, epoch=100),
     'anb2nc3n': dict(length=4, hid=3, epoch=100),
 }
 SRN_DEFAULTS = {'anbncn': dict(hid=4, epoch=200), 'anb2nc3n': dict(hid=4, epoch=200)}
@@ -82,7 +82,7 @@ def build_language(args):
 
 def build_model(args, lang):
     """The network for --model/--hid/--init, sized for the language's symbols."""
-    return make_model(args.model, lang.num_symbols, args.hid, init=getattr(args, 'init', 0.001))
+    return make_model(args.model, lang.num_symbols, args.hid, init=args.init)
 
 
 def checkpoint_meta(args, thousands):
@@ -244,7 +244,8 @@ def parse_args(argv=None):
     parser.add_argument('--lr', type=float, default=0.01, help='learning rate')
     parser.add_argument('--mom', type=float, default=0.0, help='SGD momentum')
     parser.add_argument('--wd', type=float, default=0.0, help='weight decay')
-    parser.add_argument('--init', type=float, default=0.001, help='std of the SRN initial weights')
+    parser.add_argument('--init', type=float, default=0.3,
+                        help='std of the SRN initial weights (the LSTM starts like torch.nn.LSTM)')
     parser.add_argument('--seed', type=int, default=1, help='random seed (strings and weights)')
     args = resolve_defaults(parser.parse_args(argv))
     if not args.lr > 0:
