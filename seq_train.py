@@ -193,17 +193,16 @@ def autograd_trainer(net, optimizer, lang):
     def train_chunk(batch, tick):
         inputs = lang.one_hot(batch.seq[:, :-1])
         labels = torch.from_numpy(batch.seq[:, 1:])
-        errors = np.empty(len(batch.length))
+        prob_out = np.zeros_like(batch.prob)     # what the network predicted, before each update
         for i, T in enumerate(batch.length):
             optimizer.zero_grad()
             output = run_model(net, inputs[i:i + 1, :T])[2][0]
             log_prob = F.log_softmax(output, dim=1)
             F.nll_loss(log_prob, labels[i, :T]).backward()
             optimizer.step()
-            squared = ((log_prob.detach().exp().double().numpy() - batch.prob[i, :T]) ** 2).mean(axis=1)
-            errors[i] = squared[batch.scored[i, :T]].mean()
+            prob_out[i, :T] = log_prob.detach().exp().numpy()
             tick(i + 1)
-        return errors
+        return string_errors(prob_out, batch)
 
     return train_chunk
 
