@@ -1,0 +1,484 @@
+"""Fast training of the Part 3 networks: the SRN and LSTM of seq_models.py, trained one string at
+a time exactly as seq_train.py's autograd loop does, but with the forward pass, backpropagation
+through time and the optimizer step written out by hand and compiled with numba.
+
+Why: a training string is only 40-100 steps of products of 2x2 or 3x12 matrices. Through torch's
+autograd each of those tiny operations costs microseconds of bookkeeping, so one string costs
+milliseconds; the same arithmetic compiled into one loop costs microseconds.
+
+Several networks ("runs", each with its own weights and its own strings) train together: every
+array below has the runs on its LAST axis, so each line of arithmetic is done for all runs at
+once by the CPU's vector instructions (4 runs per instruction with AVX2), which makes 16 runs
+cost little more than one. Runs whose string is shorter than the longest string of the step are
+padded; padded steps get loss weight 0, so they add exactly zero to that run's gradients.
+
+How the loops are written, so that the compiler turns each innermost loop over runs `r` into
+vector instructions (it does this only when it can check that the loop's stores cannot land on
+the memory its loads read):
+  - the innermost loop is over runs, and writes one row (one unit) of one array;
+  - a loop never reads one time step of an array and writes another time step of the same
+    array: the new values go to a small scratch array first;
+  - exp and tanh are computed from a polynomial (`expm1_small`) instead of calls to the maths
+    library, which cannot be vectorised; they agree with numpy's to about 1e-15 (tanh) and
+    1e-14 (exp) relative error.
+
+Arrays, for R runs (names as in seq_models.py):
+  W (I, G, R), U (H, G, R), hid_bias (G, R), V (H, O, R), out_bias (O, R), H0 (H, R)   (SRN only)
+  with I input symbols, H hidden units, O output symbols, G = H (SRN) or 4H (LSTM: gates i f g o).
+  All weights of all runs live in one array `theta` (one row per weight, one column per run); the
+  names above are views into it, and the optimizers update `theta` in one loop.
+Per string, time t runs over the input steps 0..T-1; h[:, t] is the hidden state BEFORE step t
+(h[:, 0] the initial state), h[:, t+1] the state after reading symbol x_t.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+# numba: compile once and keep the machine code in __pycache__; error_model='numpy' lets a float
+# division be a plain division (no zero check), which the vectoriser needs.
+jit = njit(cache=True, error_model='numpy')
+inline = njit(cache=True, error_model='numpy', inline='always')
+
+EXP_FLOOR = -40.0    # exp(-40) = 4e-18: below this exp is taken as exp(-40), tanh as +-1 exactly
+
+
+# ---------------------------------------------------------------- vectorisable exp, tanh, sigmoid
+
+@inline
+def expm1_small(z):
+    """e^z - 1 for |z| <= 0.625 by its Taylor series, to double precision (17 terms)."""
+    return z * (1.0 + z * (1 / 2 + z * (1 / 6 + z * (1 / 24 + z * (1 / 120 + z * (1 / 720 + z * (
+        1 / 5040 + z * (1 / 40320 + z * (1 / 362880 + z * (1 / 3628800 + z * (1 / 39916800 + z * (
+            1 / 479001600 + z * (1 / 6227020800 + z * (1 / 87178291200 + z * (
+                1 / 1307674368000 + z * (1 / 20922789888000))))))))))))))))
+
+
+@inline
+def exp_nonpositive(y):
+    """e^y for y <= 0, as (e^(y/64))^64: six squarings of the series."""
+    y = y if y > EXP_FLOOR else EXP_FLOOR
+    e = 1.0 + expm1_small(y * (1 / 64))
+    e = e * e
+    e = e * e
+    e = e * e
+    e = e * e
+    e = e * e
+    return e * e
+
+
+@inline
+def tanh(x):
+    """tanh(x) = -m / (2 + m) with m = e^(-2|x|) - 1, sign of x. m is built from e^(y/64) - 1 by
+    six doublings e^(2y) - 1 = (e^y - 1)(e^y + 1), which keep full precision near x = 0."""
+    y = -2.0 * abs(x)
+    m = expm1_small((y if y > EXP_FLOOR else EXP_FLOOR) * (1 / 64))
+    m = m * (2.0 + m)
+    m = m * (2.0 + m)
+    m = m * (2.0 + m)
+    m = m * (2.0 + m)
+    m = m * (2.0 + m)
+    m = m * (2.0 + m)
+    return math.copysign(-m / (2.0 + m), x)
+
+
+@inline
+def sigmoid(x):
+    """1 / (1 + e^-x), through e^-|x| so that it keeps its relative precision for x << 0 too."""
+    e = exp_nonpositive(-abs(x))
+    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+
+
+# ---------------------------------------------------------------- forward passes
+
+@jit
+def add_input(W, hid_bias, x_t, pre):
+    """pre[q] = x_t W[:, q] + hid_bias[q] for every row q of W: x_t is one-hot, so the product
+    adds the row of W of the symbol read (written as a sum over symbols so it vectorises)."""
+    I, G, R = W.shape
+    for q in range(G):
+        for r in range(R):
+            pre[q, r] = hid_bias[q, r]
+        for i in range(I):
+            for r in range(R):
+                pre[q, r] += W[i, q, r] if x_t[r] == i else 0.0
+
+
+@jit
+def add_recurrent(U, h, t, pre):
+    """pre[q] += h_t U[:, q] (h_t the state before step t)."""
+    H, G, R = U.shape
+    for q in range(G):
+        for j in range(H):
+            for r in range(R):
+                pre[q, r] += h[j, t, r] * U[j, q, r]
+
+
+@jit
+def srn_forward(W, U, hid_bias, H0, x, T, h, pre):
+    """h_0 = tanh(H0); h_{t+1} = tanh(x_t W + h_t U + hid_bias) for t < T."""
+    H, R = H0.shape
+    for k in range(H):
+        for r in range(R):
+            h[k, 0, r] = tanh(H0[k, r])
+    for t in range(T):
+        add_input(W, hid_bias, x[t], pre)
+        add_recurrent(U, h, t, pre)
+        for k in range(H):
+            for r in range(R):
+                h[k, t + 1, r] = tanh(pre[k, r])
+
+
+@jit
+def lstm_forward(W, U, hid_bias, x, T, h, c, gate, tanh_c, pre):
+    """z = x_t W + h_t U + hid_bias; gates i, f, o = sigmoid, g = tanh of the four blocks of z;
+    c_{t+1} = f c_t + i g; h_{t+1} = o tanh(c_{t+1}); h_0 = c_0 = 0.
+    gate[q, t] keeps the gate values and tanh_c[k, t] = tanh(c_{t+1}) for the backward pass."""
+    H, G, R = U.shape
+    h[:, 0] = 0.0
+    c[:, 0] = 0.0
+    for t in range(T):
+        add_input(W, hid_bias, x[t], pre)
+        add_recurrent(U, h, t, pre)
+        for q in range(G):
+            is_g = 2 * H <= q < 3 * H
+            for r in range(R):
+                gate[q, t, r] = tanh(pre[q, r]) if is_g else sigmoid(pre[q, r])
+        for k in range(H):           # pre[k] now holds c_{t+1} (a scratch row: see the module notes)
+            i, f, g = k, H + k, 2 * H + k
+            for r in range(R):
+                pre[k, r] = gate[f, t, r] * c[k, t, r] + gate[i, t, r] * gate[g, t, r]
+        for k in range(H):
+            for r in range(R):
+                c[k, t + 1, r] = pre[k, r]
+            for r in range(R):
+                tanh_c[k, t, r] = tanh(pre[k, r])
+            for r in range(R):
+                h[k, t + 1, r] = gate[3 * H + k, t, r] * tanh_c[k, t, r]
+
+
+@jit
+def output_forward(V, out_bias, h, x, length, T, prob, delta, score, work):
+    """For every step: prob[:, t] = softmax(h_{t+1} V + out_bias), and the loss gradient at the
+    output scores, delta[:, t] = (prob - onehot(x_{t+1})) / T_r (the loss is the mean over the
+    run's T_r steps; 0 on padding steps)."""
+    H, O, R = V.shape
+    for t in range(T):
+        for o in range(O):
+            for r in range(R):
+                score[o, r] = out_bias[o, r]
+            for j in range(H):
+                for r in range(R):
+                    score[o, r] += h[j, t + 1, r] * V[j, o, r]
+        # softmax, shifted by the largest score so that every exp argument is <= 0
+        for r in range(R):
+            work[r] = score[0, r]
+        for o in range(1, O):
+            for r in range(R):
+                work[r] = work[r] if work[r] > score[o, r] else score[o, r]
+        for o in range(O):
+            for r in range(R):
+                score[o, r] = exp_nonpositive(score[o, r] - work[r])
+        for r in range(R):
+            work[r] = 0.0
+        for o in range(O):
+            for r in range(R):
+                work[r] += score[o, r]
+        for o in range(O):
+            for r in range(R):
+                prob[o, t, r] = score[o, r] / work[r]
+            for r in range(R):
+                target = 1.0 if x[t + 1, r] == o else 0.0
+                weight = 1.0 / length[r] if t < length[r] else 0.0
+                delta[o, t, r] = (prob[o, t, r] - target) * weight
+
+
+# ---------------------------------------------------------------- backward passes
+
+@jit
+def hidden_error(V, delta, U, dz, t, dh):
+    """dh = dLoss/dh_{t+1}: from the output at step t (delta_t V^T) and from the next step's
+    pre-activations (dz_{t+1} U^T)."""
+    H, O, R = V.shape
+    G = U.shape[1]
+    for j in range(H):
+        for r in range(R):
+            dh[j, r] = 0.0
+        for o in range(O):
+            for r in range(R):
+                dh[j, r] += delta[o, t, r] * V[j, o, r]
+        for q in range(G):
+            for r in range(R):
+                dh[j, r] += dz[q, t + 1, r] * U[j, q, r]
+
+
+@jit
+def srn_backward(V, U, H0, h, delta, T, dz, dh, dH0):
+    """dz[:, t] = dLoss/d(pre-activation of step t) = dh_{t+1} * tanh'(.) = dh * (1 - h_{t+1}^2),
+    from t = T-1 down to 0; then dH0 = (dz_0 U^T) * (1 - tanh(H0)^2)."""
+    H, R = H0.shape
+    dz[:, T] = 0.0
+    for t in range(T - 1, -1, -1):
+        hidden_error(V, delta, U, dz, t, dh)
+        for j in range(H):
+            for r in range(R):
+                dz[j, t, r] = dh[j, r] * (1.0 - h[j, t + 1, r] * h[j, t + 1, r])
+    for j in range(H):
+        for r in range(R):
+            dh[j, r] = 0.0
+        for k in range(H):
+            for r in range(R):
+                dh[j, r] += dz[k, 0, r] * U[j, k, r]
+        for r in range(R):
+            dH0[j, r] = dh[j, r] * (1.0 - h[j, 0, r] * h[j, 0, r])
+
+
+@jit
+def lstm_backward(V, U, c, gate, tanh_c, delta, T, dz, dh, dc, dc_next):
+    """Back through c_{t+1} = f c_t + i g and h_{t+1} = o tanh(c_{t+1}), from t = T-1 down to 0:
+      dc = dh * o * (1 - tanh(c_{t+1})^2) + dc_next * f_{t+1}       (dc_next: dLoss/dc_{t+2})
+      dz_i = dc * g * i(1-i)   dz_f = dc * c_t * f(1-f)   dz_g = dc * i * (1-g^2)
+      dz_o = dh * tanh(c_{t+1}) * o(1-o)"""
+    H, G, R = U.shape
+    dz[:, T] = 0.0
+    dc_next[:] = 0.0
+    for t in range(T - 1, -1, -1):
+        hidden_error(V, delta, U, dz, t, dh)
+        for k in range(H):
+            i, f, g, o = k, H + k, 2 * H + k, 3 * H + k
+            for r in range(R):
+                f_next = gate[f, t + 1, r] if t + 1 < T else 0.0
+                dc[k, r] = (dh[k, r] * gate[o, t, r] * (1.0 - tanh_c[k, t, r] * tanh_c[k, t, r])
+                            + dc_next[k, r] * f_next)
+            for r in range(R):
+                dz[i, t, r] = dc[k, r] * gate[g, t, r] * gate[i, t, r] * (1.0 - gate[i, t, r])
+            for r in range(R):
+                dz[f, t, r] = dc[k, r] * c[k, t, r] * gate[f, t, r] * (1.0 - gate[f, t, r])
+            for r in range(R):
+                dz[g, t, r] = dc[k, r] * gate[i, t, r] * (1.0 - gate[g, t, r] * gate[g, t, r])
+            for r in range(R):
+                dz[o, t, r] = dh[k, r] * tanh_c[k, t, r] * gate[o, t, r] * (1.0 - gate[o, t, r])
+        dc, dc_next = dc_next, dc
+
+
+@jit
+def weight_gradients(x, h, delta, dz, T, dW, dU, dhid_bias, dV, dout_bias):
+    """Each weight's gradient is a sum over time of (the input it multiplies) x (the error at
+    its output): dW[i] = sum_t onehot(x_t)_i dz_t, dU = sum_t h_t^T dz_t, dhid_bias = sum_t dz_t,
+    dV = sum_t h_{t+1}^T delta_t, dout_bias = sum_t delta_t."""
+    I, G, R = dW.shape
+    H, O, _ = dV.shape
+    dW[:] = 0.0
+    dU[:] = 0.0
+    dhid_bias[:] = 0.0
+    dV[:] = 0.0
+    dout_bias[:] = 0.0
+    for t in range(T):
+        for q in range(G):
+            for r in range(R):
+                dhid_bias[q, r] += dz[q, t, r]
+            for i in range(I):
+                for r in range(R):
+                    dW[i, q, r] += dz[q, t, r] if x[t, r] == i else 0.0
+            for j in range(H):
+                for r in range(R):
+                    dU[j, q, r] += h[j, t, r] * dz[q, t, r]
+        for o in range(O):
+            for r in range(R):
+                dout_bias[o, r] += delta[o, t, r]
+            for j in range(H):
+                for r in range(R):
+                    dV[j, o, r] += h[j, t + 1, r] * delta[o, t, r]
+
+
+# ---------------------------------------------------------------- one string, all runs
+
+@jit
+def forward_backward(is_lstm, weights, grads, x, length, work):
+    """Forward pass and gradients of the loss of one string per run.
+    weights, grads: (W, U, hid_bias, V, out_bias, H0) views; work: scratch arrays from workspace().
+    Fills grads, leaves prob (O, Tmax, R) holding the output probabilities. Returns T."""
+    W, U, hid_bias, V, out_bias, H0 = weights
+    dW, dU, dhid_bias, dV, dout_bias, dH0 = grads
+    h, c, gate, tanh_c, prob, delta, dz, pre, score, dh, dc, dc_next, row = work
+    T = 0
+    for r in range(length.shape[0]):
+        T = max(T, length[r])
+    if is_lstm:
+        lstm_forward(W, U, hid_bias, x, T, h, c, gate, tanh_c, pre)
+    else:
+        srn_forward(W, U, hid_bias, H0, x, T, h, pre)
+    output_forward(V, out_bias, h, x, length, T, prob, delta, score, row)
+    if is_lstm:
+        lstm_backward(V, U, c, gate, tanh_c, delta, T, dz, dh, dc, dc_next)
+    else:
+        srn_backward(V, U, H0, h, delta, T, dz, dh, dH0)
+    weight_gradients(x, h, delta, dz, T, dW, dU, dhid_bias, dV, dout_bias)
+    return T
+
+
+def workspace(is_lstm, num_hid, num_out, runs, max_steps):
+    """The scratch arrays forward_backward needs for strings of up to max_steps input steps."""
+    H, O, R, T = num_hid, num_out, runs, max_steps
+    G = 4 * H if is_lstm else H
+    return (np.zeros((H, T + 1, R)), np.zeros((H, T + 1, R)), np.zeros((G, T + 1, R)),
+            np.zeros((H, T, R)), np.zeros((O, T, R)), np.zeros((O, T, R)), np.zeros((G, T + 1, R)),
+            np.zeros((G, R)), np.zeros((O, R)), np.zeros((H, R)), np.zeros((H, R)), np.zeros((H, R)),
+            np.zeros(R))
+
+
+# ---------------------------------------------------------------- optimizers (as torch.optim)
+
+@jit
+def sgd_step(theta, grad, velocity, first, lr, momentum, weight_decay):
+    """torch.optim.SGD: g = grad + wd theta; with momentum, v = g on the first step, else
+    v = momentum v + g, and g = v; then theta -= lr g."""
+    flat_theta, flat_grad, flat_v = theta.ravel(), grad.ravel(), velocity.ravel()
+    for n in range(flat_theta.size):
+        g = flat_grad[n] + weight_decay * flat_theta[n]
+        if momentum != 0.0:
+            g = g if first else momentum * flat_v[n] + g
+            flat_v[n] = g
+        flat_theta[n] -= lr * g
+
+
+@jit
+def adam_step(theta, grad, mean, square, step, lr, beta1, beta2, eps, weight_decay):
+    """torch.optim.Adam (step counted from 1): g = grad + wd theta; mean += (1-beta1)(g - mean);
+    square = beta2 square + (1-beta2) g^2;
+    theta -= lr/(1-beta1^step) * mean / (sqrt(square)/sqrt(1-beta2^step) + eps)."""
+    step_size = lr / (1.0 - beta1 ** float(step))
+    root_correction = math.sqrt(1.0 - beta2 ** float(step))
+    flat_theta, flat_grad = theta.ravel(), grad.ravel()
+    flat_mean, flat_square = mean.ravel(), square.ravel()
+    for n in range(flat_theta.size):
+        g = flat_grad[n] + weight_decay * flat_theta[n]
+        flat_mean[n] += (1.0 - beta1) * (g - flat_mean[n])
+        flat_square[n] = beta2 * flat_square[n] + (1.0 - beta2) * g * g
+        flat_theta[n] -= step_size * (flat_mean[n] / (math.sqrt(flat_square[n]) / root_correction + eps))
+
+
+# ---------------------------------------------------------------- a chunk of strings
+
+@jit
+def train_strings(is_lstm, theta, weights, grad, grads, state1, state2, steps_done, settings,
+                  x, length, target, scored, errors, work):
+    """Train every run on its strings s = 0..S-1 in order, one optimizer step per string.
+    x (S, Tmax+1, R) symbols; length (S, R); target (R, S, Tmax, O) the course's target
+    probabilities and scored (R, S, Tmax) the steps its error counts, both only for errors[s, r]:
+    mean over scored steps of the mean squared difference of output and target probabilities.
+    settings = (use_adam, lr, momentum, weight_decay, beta1, beta2, eps)."""
+    use_adam, lr, momentum, weight_decay, beta1, beta2, eps = settings
+    prob = work[4]
+    S, R = length.shape
+    O = prob.shape[0]
+    for s in range(S):
+        forward_backward(is_lstm, weights, grads, x[s], length[s], work)
+        for r in range(R):           # the error of string s before this update, as seq_train reports it
+            total, count = 0.0, 0
+            for t in range(length[s, r]):
+                if scored[r, s, t]:
+                    for o in range(O):
+                        total += (prob[o, t, r] - target[r, s, t, o]) ** 2 / O
+                    count += 1
+            errors[s, r] = total / count if count > 0 else np.nan
+        step = steps_done + s + 1
+        if use_adam:
+            adam_step(theta, grad, state1, state2, step, lr, beta1, beta2, eps, weight_decay)
+        else:
+            sgd_step(theta, grad, state1, step == 1, lr, momentum, weight_decay)
+
+
+# ---------------------------------------------------------------- the trainer seq_train.py uses
+
+PARAMETERS = ('W', 'U', 'hid_bias', 'V', 'out_bias', 'H0')   # the LSTM has no H0
+
+
+class FastTrainer:
+    """Train R networks of one kind and size (seq_models.SRN_model or LSTM_model) together, each
+    on its own strings, with the same updates as torch.optim.SGD / torch.optim.Adam would make.
+    The weights are copied from the torch networks at the start (in float64) and back into them
+    by copy_to()."""
+
+    def __init__(self, nets, optim='adam', lr=0.01, mom=0.0, wd=0.0, betas=(0.9, 0.999), eps=1e-8):
+        shapes = {name: tuple(p.shape) for name, p in nets[0].named_parameters()}
+        for net in nets:
+            if {name: tuple(p.shape) for name, p in net.named_parameters()} != shapes:
+                raise ValueError('FastTrainer: the networks differ in kind or size')
+        self.is_lstm = 'H0' not in shapes
+        self.num_hid, self.num_out = shapes['V']
+        runs = len(nets)
+        sizes = [math.prod(shapes[name]) for name in shapes]
+        self.theta = np.zeros((sum(sizes), runs))     # one row per weight, one column per run
+        self.grad = np.zeros_like(self.theta)
+        self.state1 = np.zeros_like(self.theta)       # SGD velocity, or Adam's mean
+        self.state2 = np.zeros_like(self.theta)       # Adam's mean square
+        self.steps = 0                                # strings trained on (optimizer steps)
+        self.names = list(shapes)
+        self.weights, self.grads = {}, {}
+        start = 0
+        for name, size in zip(self.names, sizes):
+            rows = slice(start, start + size)
+            self.weights[name] = self.theta[rows].reshape(shapes[name] + (runs,))
+            self.grads[name] = self.grad[rows].reshape(shapes[name] + (runs,))
+            start += size
+        for r, net in enumerate(nets):
+            for name, p in net.named_parameters():
+                self.weights[name][..., r] = p.detach().cpu().double().numpy()
+        self.settings = (optim == 'adam', float(lr), float(mom), float(wd),
+                         float(betas[0]), float(betas[1]), float(eps))
+
+    @property
+    def runs(self):
+        return self.theta.shape[1]
+
+    def _arrays(self, table):
+        """The six arrays forward_backward takes; an LSTM gets a dummy H0 it never reads."""
+        H0 = table.get('H0', np.zeros((self.num_hid, self.runs)))
+        return tuple(table[name] for name in PARAMETERS[:5]) + (H0,)
+
+    def _pack(self, batches):
+        """One StringBatch per run -> x (S, T+1, R), length (S, R), target (R, S, T, O),
+        scored (R, S, T), padded to the longest string T of the chunk."""
+        if len(batches) != self.runs:
+            raise ValueError(f'FastTrainer: {len(batches)} batches for {self.runs} runs')
+        count = len(batches[0].length)
+        T = max(b.prob.shape[1] for b in batches)
+        x = np.zeros((count, T + 1, self.runs), dtype=np.int64)
+        target = np.zeros((self.runs, count, T, self.num_out))
+        scored = np.zeros((self.runs, count, T), dtype=bool)
+        for r, b in enumerate(batches):
+            x[:, :b.seq.shape[1], r] = b.seq
+            target[r, :, :b.prob.shape[1]] = b.prob
+            scored[r, :, :b.scored.shape[1]] = b.scored
+        length = np.stack([b.length for b in batches], axis=1)
+        return x, length, target, scored
+
+    def train_chunk(self, batches):
+        """Train run r on the strings of batches[r], in order -> errors (R, count): each string's
+        error (as seq_train reports it) from the forward pass before its update."""
+        x, length, target, scored = self._pack(batches)
+        errors = np.empty(length.shape)
+        work = workspace(self.is_lstm, self.num_hid, self.num_out, self.runs, x.shape[1] - 1)
+        train_strings(self.is_lstm, self.theta, self._arrays(self.weights), self.grad,
+                      self._arrays(self.grads), self.state1, self.state2, self.steps, self.settings,
+                      x, length, target, scored, errors, work)
+        self.steps += len(length)
+        return errors.T
+
+    def gradients(self, batches):
+        """Gradients of the loss of the first string of each run's batch, without training:
+        a list (one per run) of {parameter name: array shaped like the parameter}."""
+        x, length, _, _ = self._pack(batches)
+        work = workspace(self.is_lstm, self.num_hid, self.num_out, self.runs, x.shape[1] - 1)
+        forward_backward(self.is_lstm, self._arrays(self.weights), self._arrays(self.grads),
+                         x[0], length[0], work)
+        return [{name: self.grads[name][..., r].copy() for name in self.names} for r in range(self.runs)]
+
+    def copy_to(self, nets):
+        """Write the current weights of run r into nets[r] (in the network's own dtype)."""
+        import torch
+        with torch.no_grad():
+            for r, net in enumerate(nets):
+                for name, p in net.named_parameters():
+                    p.copy_(torch.from_numpy(self.weights[name][..., r].copy()))
