@@ -31,21 +31,26 @@ Per string, time t runs over the input steps 0..T-1; h[:, t] is the hidden state
 (h[:, 0] the initial state), h[:, t+1] the state after reading symbol x_t.
 """
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 
 # numba: compile once and keep the machine code in __pycache__; error_model='numpy' lets a float
-# division be a plain division (no zero check), which the vectoriser needs.
-jit = njit(cache=True, error_model='numpy')
-inline = njit(cache=True, error_model='numpy', inline='always')
+# division be a plain division (no zero check), which the vectoriser needs; nogil lets threads
+# train groups of runs in parallel. The steps of the algorithm are `inline` functions: numba
+# copies them into train_strings, the one function compiled from them, which keeps the first
+# compilation (about 20 s; later runs load it from the cache) from being much longer.
+jit = njit(cache=True, error_model='numpy', nogil=True)
+inline = njit(error_model='numpy', inline='always')
 
 EXP_FLOOR = -40.0    # exp(-40) = 4e-18: below this exp is taken as exp(-40), tanh as +-1 exactly
 
 
 # ---------------------------------------------------------------- vectorisable exp, tanh, sigmoid
 
-@inline
+@jit
 def expm1_small(z):
     """e^z - 1 for |z| <= 0.625 by its Taylor series, to double precision (17 terms)."""
     return z * (1.0 + z * (1 / 2 + z * (1 / 6 + z * (1 / 24 + z * (1 / 120 + z * (1 / 720 + z * (
@@ -54,7 +59,7 @@ def expm1_small(z):
                 1 / 1307674368000 + z * (1 / 20922789888000))))))))))))))))
 
 
-@inline
+@jit
 def exp_nonpositive(y):
     """e^y for y <= 0, as (e^(y/64))^64: six squarings of the series."""
     y = y if y > EXP_FLOOR else EXP_FLOOR
@@ -67,7 +72,7 @@ def exp_nonpositive(y):
     return e * e
 
 
-@inline
+@jit
 def tanh(x):
     """tanh(x) = -m / (2 + m) with m = e^(-2|x|) - 1, sign of x. m is built from e^(y/64) - 1 by
     six doublings e^(2y) - 1 = (e^y - 1)(e^y + 1), which keep full precision near x = 0."""
@@ -82,7 +87,7 @@ def tanh(x):
     return math.copysign(-m / (2.0 + m), x)
 
 
-@inline
+@jit
 def sigmoid(x):
     """1 / (1 + e^-x), through e^-|x| so that it keeps its relative precision for x << 0 too."""
     e = exp_nonpositive(-abs(x))
@@ -91,7 +96,7 @@ def sigmoid(x):
 
 # ---------------------------------------------------------------- forward passes
 
-@jit
+@inline
 def add_input(W, hid_bias, x_t, pre):
     """pre[q] = x_t W[:, q] + hid_bias[q] for every row q of W: x_t is one-hot, so the product
     adds the row of W of the symbol read (written as a sum over symbols so it vectorises)."""
@@ -104,7 +109,7 @@ def add_input(W, hid_bias, x_t, pre):
                 pre[q, r] += W[i, q, r] if x_t[r] == i else 0.0
 
 
-@jit
+@inline
 def add_recurrent(U, h, t, pre):
     """pre[q] += h_t U[:, q] (h_t the state before step t)."""
     H, G, R = U.shape
@@ -114,7 +119,7 @@ def add_recurrent(U, h, t, pre):
                 pre[q, r] += h[j, t, r] * U[j, q, r]
 
 
-@jit
+@inline
 def srn_forward(W, U, hid_bias, H0, x, T, h, pre):
     """h_0 = tanh(H0); h_{t+1} = tanh(x_t W + h_t U + hid_bias) for t < T."""
     H, R = H0.shape
@@ -129,7 +134,7 @@ def srn_forward(W, U, hid_bias, H0, x, T, h, pre):
                 h[k, t + 1, r] = tanh(pre[k, r])
 
 
-@jit
+@inline
 def lstm_forward(W, U, hid_bias, x, T, h, c, gate, tanh_c, pre):
     """z = x_t W + h_t U + hid_bias; gates i, f, o = sigmoid, g = tanh of the four blocks of z;
     c_{t+1} = f c_t + i g; h_{t+1} = o tanh(c_{t+1}); h_0 = c_0 = 0.
@@ -157,7 +162,7 @@ def lstm_forward(W, U, hid_bias, x, T, h, c, gate, tanh_c, pre):
                 h[k, t + 1, r] = gate[3 * H + k, t, r] * tanh_c[k, t, r]
 
 
-@jit
+@inline
 def output_forward(V, out_bias, h, x, length, T, prob, delta, score, work):
     """For every step: prob[:, t] = softmax(h_{t+1} V + out_bias), and the loss gradient at the
     output scores, delta[:, t] = (prob - onehot(x_{t+1})) / T_r (the loss is the mean over the
@@ -195,7 +200,7 @@ def output_forward(V, out_bias, h, x, length, T, prob, delta, score, work):
 
 # ---------------------------------------------------------------- backward passes
 
-@jit
+@inline
 def hidden_error(V, delta, U, dz, t, dh):
     """dh = dLoss/dh_{t+1}: from the output at step t (delta_t V^T) and from the next step's
     pre-activations (dz_{t+1} U^T)."""
@@ -212,7 +217,7 @@ def hidden_error(V, delta, U, dz, t, dh):
                 dh[j, r] += dz[q, t + 1, r] * U[j, q, r]
 
 
-@jit
+@inline
 def srn_backward(V, U, H0, h, delta, T, dz, dh, dH0):
     """dz[:, t] = dLoss/d(pre-activation of step t) = dh_{t+1} * tanh'(.) = dh * (1 - h_{t+1}^2),
     from t = T-1 down to 0; then dH0 = (dz_0 U^T) * (1 - tanh(H0)^2)."""
@@ -233,7 +238,7 @@ def srn_backward(V, U, H0, h, delta, T, dz, dh, dH0):
             dH0[j, r] = dh[j, r] * (1.0 - h[j, 0, r] * h[j, 0, r])
 
 
-@jit
+@inline
 def lstm_backward(V, U, c, gate, tanh_c, delta, T, dz, dh, dc, dc_next):
     """Back through c_{t+1} = f c_t + i g and h_{t+1} = o tanh(c_{t+1}), from t = T-1 down to 0:
       dc = dh * o * (1 - tanh(c_{t+1})^2) + dc_next * f_{t+1}       (dc_next: dLoss/dc_{t+2})
@@ -261,7 +266,7 @@ def lstm_backward(V, U, c, gate, tanh_c, delta, T, dz, dh, dc, dc_next):
         dc, dc_next = dc_next, dc
 
 
-@jit
+@inline
 def weight_gradients(x, h, delta, dz, T, dW, dU, dhid_bias, dV, dout_bias):
     """Each weight's gradient is a sum over time of (the input it multiplies) x (the error at
     its output): dW[i] = sum_t onehot(x_t)_i dz_t, dU = sum_t h_t^T dz_t, dhid_bias = sum_t dz_t,
@@ -293,17 +298,15 @@ def weight_gradients(x, h, delta, dz, T, dW, dU, dhid_bias, dV, dout_bias):
 
 # ---------------------------------------------------------------- one string, all runs
 
-@jit
+@inline
 def forward_backward(is_lstm, weights, grads, x, length, work):
     """Forward pass and gradients of the loss of one string per run.
     weights, grads: (W, U, hid_bias, V, out_bias, H0) views; work: scratch arrays from workspace().
     Fills grads, leaves prob (O, Tmax, R) holding the output probabilities. Returns T."""
     W, U, hid_bias, V, out_bias, H0 = weights
     dW, dU, dhid_bias, dV, dout_bias, dH0 = grads
-    h, c, gate, tanh_c, prob, delta, dz, pre, score, dh, dc, dc_next, row = work
-    T = 0
-    for r in range(length.shape[0]):
-        T = max(T, length[r])
+    _, h, c, gate, tanh_c, prob, delta, dz, pre, score, dh, dc, dc_next, row = work
+    T = length.max()
     if is_lstm:
         lstm_forward(W, U, hid_bias, x, T, h, c, gate, tanh_c, pre)
     else:
@@ -318,10 +321,11 @@ def forward_backward(is_lstm, weights, grads, x, length, work):
 
 
 def workspace(is_lstm, num_hid, num_out, runs, max_steps):
-    """The scratch arrays forward_backward needs for strings of up to max_steps input steps."""
+    """The arrays forward_backward needs for strings of up to max_steps input steps: the symbols
+    x (max_steps+1, R) of the current string of each run, then scratch arrays."""
     H, O, R, T = num_hid, num_out, runs, max_steps
     G = 4 * H if is_lstm else H
-    return (np.zeros((H, T + 1, R)), np.zeros((H, T + 1, R)), np.zeros((G, T + 1, R)),
+    return (np.zeros((T + 1, R), dtype=np.int64), np.zeros((H, T + 1, R)), np.zeros((H, T + 1, R)), np.zeros((G, T + 1, R)),
             np.zeros((H, T, R)), np.zeros((O, T, R)), np.zeros((O, T, R)), np.zeros((G, T + 1, R)),
             np.zeros((G, R)), np.zeros((O, R)), np.zeros((H, R)), np.zeros((H, R)), np.zeros((H, R)),
             np.zeros(R))
@@ -329,7 +333,7 @@ def workspace(is_lstm, num_hid, num_out, runs, max_steps):
 
 # ---------------------------------------------------------------- optimizers (as torch.optim)
 
-@jit
+@inline
 def sgd_step(theta, grad, velocity, first, lr, momentum, weight_decay):
     """torch.optim.SGD: g = grad + wd theta; with momentum, v = g on the first step, else
     v = momentum v + g, and g = v; then theta -= lr g."""
@@ -342,7 +346,7 @@ def sgd_step(theta, grad, velocity, first, lr, momentum, weight_decay):
         flat_theta[n] -= lr * g
 
 
-@jit
+@inline
 def adam_step(theta, grad, mean, square, step, lr, beta1, beta2, eps, weight_decay):
     """torch.optim.Adam (step counted from 1): g = grad + wd theta; mean += (1-beta1)(g - mean);
     square = beta2 square + (1-beta2) g^2;
@@ -362,24 +366,36 @@ def adam_step(theta, grad, mean, square, step, lr, beta1, beta2, eps, weight_dec
 
 @jit
 def train_strings(is_lstm, theta, weights, grad, grads, state1, state2, steps_done, settings,
-                  x, length, target, scored, errors, work):
-    """Train every run on its strings s = 0..S-1 in order, one optimizer step per string.
-    x (S, Tmax+1, R) symbols; length (S, R); target (R, S, Tmax, O) the course's target
-    probabilities and scored (R, S, Tmax) the steps its error counts, both only for errors[s, r]:
-    mean over scored steps of the mean squared difference of output and target probabilities.
+                  strings, errors, work):
+    """Train every run on its strings s = 0..S-1 in order, one optimizer step per string, and
+    record errors[s, r], the error of string s (before its update) as seq_train reports it: the
+    mean over the scored steps of the mean squared difference of output and target probabilities.
+    strings = (seq, length, width, target, scored): run r's StringBatch arrays seq (S, width_r+1),
+    prob (S, width_r, O) and scored (S, width_r) flattened one run after the other (so they need
+    not be padded to a common width), length (S, R), width (R,).
     settings = (use_adam, lr, momentum, weight_decay, beta1, beta2, eps)."""
     use_adam, lr, momentum, weight_decay, beta1, beta2, eps = settings
-    prob = work[4]
-    S, R = length.shape
+    seq, length, width, target, scored = strings
+    x, prob = work[0], work[5]
     O = prob.shape[0]
+    S, R = length.shape
+    start = np.zeros(R, dtype=np.int64)         # where run r's strings start, in steps
+    for r in range(1, R):
+        start[r] = start[r - 1] + S * width[r - 1]
     for s in range(S):
-        forward_backward(is_lstm, weights, grads, x[s], length[s], work)
-        for r in range(R):           # the error of string s before this update, as seq_train reports it
+        x[:] = 0
+        for r in range(R):
+            row = start[r] + r * S + s * (width[r] + 1)      # seq rows are one step longer
+            for t in range(length[s, r] + 1):
+                x[t, r] = seq[row + t]
+        forward_backward(is_lstm, weights, grads, x, length[s], work)
+        for r in range(R):
             total, count = 0.0, 0
             for t in range(length[s, r]):
-                if scored[r, s, t]:
+                step = start[r] + s * width[r] + t
+                if scored[step]:
                     for o in range(O):
-                        total += (prob[o, t, r] - target[r, s, t, o]) ** 2 / O
+                        total += (prob[o, t, r] - target[step * O + o]) ** 2 / O
                     count += 1
             errors[s, r] = total / count if count > 0 else np.nan
         step = steps_done + s + 1
@@ -394,91 +410,121 @@ def train_strings(is_lstm, theta, weights, grad, grads, state1, state2, steps_do
 PARAMETERS = ('W', 'U', 'hid_bias', 'V', 'out_bias', 'H0')   # the LSTM has no H0
 
 
-class FastTrainer:
-    """Train R networks of one kind and size (seq_models.SRN_model or LSTM_model) together, each
-    on its own strings, with the same updates as torch.optim.SGD / torch.optim.Adam would make.
-    The weights are copied from the torch networks at the start (in float64) and back into them
-    by copy_to()."""
+class RunGroup:
+    """Some networks of one kind and size (seq_models.SRN_model or LSTM_model), trained together
+    in the lanes of the vector instructions. Their weights are copied from the torch networks at
+    the start (in float64) and back into them by copy_to()."""
 
-    def __init__(self, nets, optim='adam', lr=0.01, mom=0.0, wd=0.0, betas=(0.9, 0.999), eps=1e-8):
+    def __init__(self, nets, settings):
         shapes = {name: tuple(p.shape) for name, p in nets[0].named_parameters()}
         for net in nets:
             if {name: tuple(p.shape) for name, p in net.named_parameters()} != shapes:
-                raise ValueError('FastTrainer: the networks differ in kind or size')
+                raise ValueError('the networks differ in kind or size')
         self.is_lstm = 'H0' not in shapes
         self.num_hid, self.num_out = shapes['V']
-        runs = len(nets)
-        sizes = [math.prod(shapes[name]) for name in shapes]
-        self.theta = np.zeros((sum(sizes), runs))     # one row per weight, one column per run
+        self.runs = len(nets)
+        sizes = [math.prod(shape) for shape in shapes.values()]
+        self.theta = np.zeros((sum(sizes), self.runs))   # one row per weight, one column per run
         self.grad = np.zeros_like(self.theta)
-        self.state1 = np.zeros_like(self.theta)       # SGD velocity, or Adam's mean
-        self.state2 = np.zeros_like(self.theta)       # Adam's mean square
-        self.steps = 0                                # strings trained on (optimizer steps)
-        self.names = list(shapes)
+        self.state1 = np.zeros_like(self.theta)          # SGD velocity, or Adam's mean
+        self.state2 = np.zeros_like(self.theta)          # Adam's mean square
+        self.steps = 0                                   # strings trained on so far
+        self.settings = settings
         self.weights, self.grads = {}, {}
         start = 0
-        for name, size in zip(self.names, sizes):
+        for (name, shape), size in zip(shapes.items(), sizes):
             rows = slice(start, start + size)
-            self.weights[name] = self.theta[rows].reshape(shapes[name] + (runs,))
-            self.grads[name] = self.grad[rows].reshape(shapes[name] + (runs,))
+            self.weights[name] = self.theta[rows].reshape(shape + (self.runs,))
+            self.grads[name] = self.grad[rows].reshape(shape + (self.runs,))
             start += size
         for r, net in enumerate(nets):
             for name, p in net.named_parameters():
                 self.weights[name][..., r] = p.detach().cpu().double().numpy()
-        self.settings = (optim == 'adam', float(lr), float(mom), float(wd),
-                         float(betas[0]), float(betas[1]), float(eps))
 
-    @property
-    def runs(self):
-        return self.theta.shape[1]
-
-    def _arrays(self, table):
+    def arrays(self, table):
         """The six arrays forward_backward takes; an LSTM gets a dummy H0 it never reads."""
         H0 = table.get('H0', np.zeros((self.num_hid, self.runs)))
         return tuple(table[name] for name in PARAMETERS[:5]) + (H0,)
 
-    def _pack(self, batches):
-        """One StringBatch per run -> x (S, T+1, R), length (S, R), target (R, S, T, O),
-        scored (R, S, T), padded to the longest string T of the chunk."""
-        if len(batches) != self.runs:
-            raise ValueError(f'FastTrainer: {len(batches)} batches for {self.runs} runs')
-        count = len(batches[0].length)
-        T = max(b.prob.shape[1] for b in batches)
-        x = np.zeros((count, T + 1, self.runs), dtype=np.int64)
-        target = np.zeros((self.runs, count, T, self.num_out))
-        scored = np.zeros((self.runs, count, T), dtype=bool)
-        for r, b in enumerate(batches):
-            x[:, :b.seq.shape[1], r] = b.seq
-            target[r, :, :b.prob.shape[1]] = b.prob
-            scored[r, :, :b.scored.shape[1]] = b.scored
+    def pack(self, batches):
+        """One StringBatch per run -> the `strings` tuple of train_strings."""
+        width = np.array([b.prob.shape[1] for b in batches])
         length = np.stack([b.length for b in batches], axis=1)
-        return x, length, target, scored
+        flat = lambda name: np.concatenate([getattr(b, name).ravel() for b in batches])
+        return flat('seq'), length, width, flat('prob'), flat('scored')
+
+    def workspace(self, max_steps):
+        return workspace(self.is_lstm, self.num_hid, self.num_out, self.runs, max_steps)
 
     def train_chunk(self, batches):
-        """Train run r on the strings of batches[r], in order -> errors (R, count): each string's
-        error (as seq_train reports it) from the forward pass before its update."""
-        x, length, target, scored = self._pack(batches)
-        errors = np.empty(length.shape)
-        work = workspace(self.is_lstm, self.num_hid, self.num_out, self.runs, x.shape[1] - 1)
-        train_strings(self.is_lstm, self.theta, self._arrays(self.weights), self.grad,
-                      self._arrays(self.grads), self.state1, self.state2, self.steps, self.settings,
-                      x, length, target, scored, errors, work)
-        self.steps += len(length)
+        """Train run r on the strings of batches[r] in order -> errors (R, count)."""
+        strings = self.pack(batches)
+        errors = np.empty(strings[1].shape)
+        train_strings(self.is_lstm, self.theta, self.arrays(self.weights), self.grad,
+                      self.arrays(self.grads), self.state1, self.state2, self.steps, self.settings,
+                      strings, errors, self.workspace(strings[2].max()))
+        self.steps += len(errors)
         return errors.T
+
+    def gradients(self, batches):
+        """{name: gradient (parameter shape + (R,))} of the loss of each run's first string: what
+        train_strings computes before its update, run here with SGD at learning rate 0 and
+        scratch optimizer state, so nothing changes."""
+        strings = self.pack([b.pick(0) for b in batches])
+        scratch = np.zeros_like(self.theta)
+        train_strings(self.is_lstm, self.theta, self.arrays(self.weights), self.grad,
+                      self.arrays(self.grads), scratch, scratch, 0, (False, 0.0, 0.0, 0.0, 0.9, 0.999, 1e-8),
+                      strings, np.empty(strings[1].shape), self.workspace(strings[2].max()))
+        return {name: grad.copy() for name, grad in self.grads.items()}
+
+
+def cpu_count():
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+
+
+class FastTrainer:
+    """Train R networks of one kind and size together, each on its own strings, making the same
+    updates as torch.optim.SGD / torch.optim.Adam: nets[r] is trained by train_chunk(batches) on
+    the strings of batches[r]. The runs are split into groups, one per CPU core, each group
+    trained in its own thread (the compiled code runs without Python's global lock)."""
+
+    def __init__(self, nets, optim='adam', lr=0.01, mom=0.0, wd=0.0, betas=(0.9, 0.999), eps=1e-8,
+                 threads=None):
+        settings = (optim == 'adam', float(lr), float(mom), float(wd),
+                    float(betas[0]), float(betas[1]), float(eps))
+        # a group per core, but groups of at least 8 runs: fewer lanes than that make a group cost
+        # almost as much as 8, so splitting them would only add work
+        groups = max(1, min(threads or cpu_count(), len(nets) // 8))
+        cuts = np.linspace(0, len(nets), groups + 1).round().astype(int)
+        self.bounds = list(zip(cuts[:-1], cuts[1:]))
+        self.groups = [RunGroup(nets[a:b], settings) for a, b in self.bounds]
+        self.pool = ThreadPoolExecutor(len(self.groups)) if len(self.groups) > 1 else None
+
+    def _each_group(self, work, batches):
+        parts = [batches[a:b] for a, b in self.bounds]
+        if self.pool is None:
+            return [work(self.groups[0], parts[0])]
+        return list(self.pool.map(work, self.groups, parts))
+
+    def train_chunk(self, batches):
+        """Train run r on the strings of batches[r] (StringBatch) in order -> errors (R, count):
+        each string's error (as seq_train reports it) from the forward pass before its update."""
+        if len(batches) != self.bounds[-1][1]:
+            raise ValueError(f'{len(batches)} batches for {self.bounds[-1][1]} runs')
+        return np.concatenate(self._each_group(RunGroup.train_chunk, batches))
 
     def gradients(self, batches):
         """Gradients of the loss of the first string of each run's batch, without training:
         a list (one per run) of {parameter name: array shaped like the parameter}."""
-        x, length, _, _ = self._pack(batches)
-        work = workspace(self.is_lstm, self.num_hid, self.num_out, self.runs, x.shape[1] - 1)
-        forward_backward(self.is_lstm, self._arrays(self.weights), self._arrays(self.grads),
-                         x[0], length[0], work)
-        return [{name: self.grads[name][..., r].copy() for name in self.names} for r in range(self.runs)]
+        tables = self._each_group(RunGroup.gradients, batches)
+        return [{name: grad[..., r] for name, grad in table.items()}
+                for table in tables for r in range(next(iter(table.values())).shape[-1])]
 
     def copy_to(self, nets):
         """Write the current weights of run r into nets[r] (in the network's own dtype)."""
         import torch
         with torch.no_grad():
-            for r, net in enumerate(nets):
-                for name, p in net.named_parameters():
-                    p.copy_(torch.from_numpy(self.weights[name][..., r].copy()))
+            for (a, _), group in zip(self.bounds, self.groups):
+                for r in range(group.runs):
+                    for name, p in nets[a + r].named_parameters():
+                        p.copy_(torch.from_numpy(group.weights[name][..., r].copy()))

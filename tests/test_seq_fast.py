@@ -1,0 +1,124 @@
+"""The fast training engine (seq_fast.py) against the autograd loop of seq_train.py."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from numba import njit
+
+import seq_fast
+import seq_train
+from anbn import FAMILY, AnBn
+from reber import Reber
+from seq_models import LSTM_model, SRN_model
+
+torch.set_num_threads(1)
+LANGUAGES = [AnBn(name, 3) for name in FAMILY] + [Reber(False, 5), Reber(True, 5)]
+
+
+def random_net(model, lang, hid, seed):
+    """A float64 network with weights far from the usual small initial ones."""
+    torch.manual_seed(seed)
+    net = (SRN_model if model == 'srn' else LSTM_model)(lang.num_symbols, hid, lang.num_symbols).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0.0, 0.7)
+    return net
+
+
+def autograd_gradients(net, lang, seq):
+    """Gradients of the mean NLL of one string (symbol indices), by torch's autograd."""
+    net.zero_grad()
+    output = net(lang.one_hot(seq[:-1]))[-1][0]
+    F.nll_loss(F.log_softmax(output, dim=1), torch.from_numpy(seq[1:])).backward()
+    return {name: p.grad.numpy().copy() for name, p in net.named_parameters()}
+
+
+@njit(cache=True)
+def apply(function, x):
+    return np.array([function(v) for v in x])
+
+
+def test_exp_tanh_and_sigmoid_match_numpy():
+    x = np.concatenate([np.linspace(-30, 30, 20001), np.logspace(-300, 1.3, 2000)])
+    x = np.concatenate([x, -x])
+    np.testing.assert_allclose(apply(seq_fast.tanh, x), np.tanh(x), rtol=2e-15, atol=0)
+    np.testing.assert_allclose(apply(seq_fast.sigmoid, x), 1 / (1 + np.exp(-x)), rtol=5e-14, atol=0)
+    y = -np.abs(x[np.abs(x) < 39])
+    np.testing.assert_allclose(apply(seq_fast.exp_nonpositive, y), np.exp(y), rtol=5e-14, atol=0)
+
+
+@pytest.mark.parametrize('model', ['srn', 'lstm'])
+@pytest.mark.parametrize('lang', LANGUAGES, ids=repr)
+def test_gradients_equal_autograd(model, lang):
+    # five runs (one vector of four plus one), each with its own weights and string
+    nets = [random_net(model, lang, 3, seed) for seed in range(5)]
+    batches = [lang.batch(2, np.random.default_rng(seed)) for seed in range(5)]
+    fast = seq_fast.FastTrainer(nets, threads=1).gradients(batches)
+    for net, batch, grads in zip(nets, batches, fast):
+        seq = batch.seq[0, :batch.length[0] + 1]
+        expected = autograd_gradients(net, lang, seq)
+        assert set(grads) == set(expected)
+        for name, grad in expected.items():
+            scale = np.abs(grad).max()
+            assert np.abs(grads[name] - grad).max() <= 1e-8 * scale, name
+
+
+def train_both(model, lang_name, optim, count, extra=()):
+    """Train the same network on the same `count` strings with the autograd loop and with the
+    fast engine (both in float64) -> (initial net, autograd net, fast net, autograd errors,
+    fast errors)."""
+    args = seq_train.parse_args(['--lang', lang_name, '--model', model, '--optim', optim,
+                                 '--seed', '4', *extra])
+    lang = seq_train.build_language(args)
+    torch.manual_seed(args.seed)
+    net = seq_train.build_model(args, lang).double()
+    start, twin = copy.deepcopy(net), copy.deepcopy(net)
+    batch = lang.batch(count, np.random.default_rng(args.seed))
+    errors = seq_train.autograd_trainer(net, seq_train.make_optimizer(args, net), lang)(batch, lambda i: None)
+    fast = seq_fast.FastTrainer([twin], optim, args.lr, args.mom, args.wd)
+    fast_errors = fast.train_chunk([batch])[0]
+    fast.copy_to([twin])
+    return start, net, twin, errors, fast_errors
+
+
+@pytest.mark.parametrize('model, lang_name, optim, count, extra', [
+    ('srn', 'anb2n', 'sgd', 500, ['--lr', '0.1', '--mom', '0.9', '--wd', '0.001']),
+    ('srn', 'anb2n', 'adam', 500, ['--wd', '0.001']),
+    ('lstm', 'anbncn', 'adam', 60, []),
+])
+def test_training_gives_the_same_weights_as_autograd(model, lang_name, optim, count, extra):
+    start, net, twin, errors, fast_errors = train_both(model, lang_name, optim, count, extra)
+    for (name, p), q, p0 in zip(net.named_parameters(), twin.parameters(), start.parameters()):
+        assert (p - p0).abs().max() > 1e-3, name          # training moved every parameter
+        torch.testing.assert_close(q, p, rtol=1e-7, atol=1e-7, msg=name)
+    np.testing.assert_allclose(fast_errors, errors, rtol=1e-7, atol=1e-8)
+
+
+def test_a_run_learns_the_same_alone_or_with_others():
+    # 16 runs in two threads of 8; run 11 alone must follow exactly the same path
+    lang = AnBn('anb2n', 4)
+    nets = [random_net('srn', lang, 2, seed) for seed in range(16)]
+    batches = [lang.batch(100, np.random.default_rng(seed)) for seed in range(16)]
+    together = seq_fast.FastTrainer(nets, 'sgd', 0.1, 0.5, threads=2)
+    assert len(together.groups) == 2
+    errors = together.train_chunk(batches)
+    alone = seq_fast.FastTrainer(nets[11:12], 'sgd', 0.1, 0.5)
+    np.testing.assert_array_equal(alone.train_chunk(batches[11:12])[0], errors[11])
+    trained = [copy.deepcopy(n) for n in nets]
+    together.copy_to(trained)
+    single = copy.deepcopy(nets[11])
+    alone.copy_to([single])
+    for p, q in zip(trained[11].parameters(), single.parameters()):
+        assert torch.equal(p, q)
+    assert not torch.equal(trained[10].W, trained[11].W)
+
+
+def test_mismatched_networks_and_batches_are_refused():
+    lang = AnBn('anbn', 3)
+    with pytest.raises(ValueError, match='differ'):
+        seq_fast.FastTrainer([SRN_model(2, 2, 2), SRN_model(2, 3, 2)])
+    fast = seq_fast.FastTrainer([SRN_model(2, 2, 2)])
+    with pytest.raises(ValueError, match='2 batches for 1 runs'):
+        fast.train_chunk([lang.batch(3, np.random.default_rng(0))] * 2)
