@@ -1,0 +1,113 @@
+"""How much faster is the fast engine (seq_fast.py) than seq_train.py's autograd loop?
+
+speed: per training string, SRN with 2 hidden units on anb2n and LSTM with 3 on anb2nc3n, at
+       seq_train.py's defaults, both engines in one process on the same strings; prints the ratio.
+runs:  what 16 runs cost compared with 1, fast engine, per training string: the engine alone
+       (strings already drawn) and with drawing the strings (lang.batch, once per run).
+Times are the best of several repeats, taken in turns, as CPU time of this process, which
+other programs on the machine disturb less than the wall clock; with --threads 2 (the runs
+part in two threads, as seq_train.py does on two cores) use --wall.
+
+    python3 bench/bench_seq.py                 # speed and runs
+    python3 bench/bench_seq.py --only runs --threads 2 --wall
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import seq_fast  # noqa: E402
+import seq_train  # noqa: E402
+from common import seed_everything  # noqa: E402
+
+CASES = [('srn', 'anb2n'), ('lstm', 'anb2nc3n')]
+
+
+def setup(model, lang_name, runs=1):
+    """seq_train's defaults for this model and language -> (args, lang, nets)."""
+    args = seq_train.parse_args(['--lang', lang_name, '--model', model])
+    lang = seq_train.build_language(args)
+    nets = []
+    for r in range(runs):
+        seed_everything(args.seed + r)
+        nets.append(seq_train.build_model(args, lang))
+    return args, lang, nets
+
+
+def fast_trainer(args, nets, threads=None):
+    return seq_fast.FastTrainer(nets, args.optim, args.lr, args.mom, args.wd, threads=threads)
+
+
+def best_of(repeats, jobs, clock):
+    """Run each job `repeats` times, in turns -> the best time of each."""
+    best = [float('inf')] * len(jobs)
+    for _ in range(repeats):
+        for i, job in enumerate(jobs):
+            start = clock()
+            job()
+            best[i] = min(best[i], clock() - start)
+    return best
+
+
+def speed(clock, repeats):
+    print('per training string, same strings, one process (autograd in float32 as seq_train runs it)')
+    for model, lang_name in CASES:
+        args, lang, (net,) = setup(model, lang_name)
+        count = 200 if model == 'srn' else 60
+        batch = lang.batch(count, np.random.default_rng(0))
+        autograd = seq_train.autograd_trainer(net, seq_train.make_optimizer(args, net), lang)
+        fast = fast_trainer(args, [net])
+        fast.train_chunk([batch])                     # compile or load from the cache
+        seconds = best_of(repeats, [lambda: autograd(batch, lambda i: None),
+                                    lambda: fast.train_chunk([batch])], clock)
+        slow, quick = (s / count for s in seconds)
+        print(f'  {model.upper()} {args.hid} hidden, {lang_name}: autograd {slow * 1e3:.2f} ms, '
+              f'fast {quick * 1e6:.1f} us, fast is {slow / quick:.0f}x faster '
+              f'(100,000 strings: {slow * 1e5:.0f} s vs {quick * 1e5:.1f} s)')
+
+
+def runs_cost(clock, repeats, threads, count=1000, many=16):
+    print(f'{many} runs vs 1, fast engine, per string of each run ({count} strings a chunk, '
+          f'{threads} thread{"s" if threads > 1 else ""})')
+    for model, lang_name in CASES:
+        timings = {}
+        jobs = []
+        for runs in (1, many):
+            args, lang, nets = setup(model, lang_name, runs)
+            fast = fast_trainer(args, nets, threads)
+            rngs = [np.random.default_rng([args.seed + r, 0]) for r in range(runs)]
+            batches = [lang.batch(count, rng) for rng in rngs]
+            fast.train_chunk(batches)
+            jobs += [lambda f=fast, b=batches: f.train_chunk(b),
+                     lambda f=fast, lang=lang, rngs=rngs: f.train_chunk([lang.batch(count, g) for g in rngs])]
+        engine1, drawn1, engine_many, drawn_many = (s / count * 1e6 for s in best_of(repeats, jobs, clock))
+        timings = dict(engine=(engine1, engine_many), drawing=(drawn1, drawn_many))
+        for part, (one, several) in timings.items():
+            what = 'engine alone' if part == 'engine' else 'with drawing the strings'
+            print(f'  {model.upper()} {lang_name}, {what}: 1 run {one:.1f} us, {many} runs {several:.1f} us '
+                  f'-> {several / one:.2f}x')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--only', choices=['speed', 'runs'], help='run one part only')
+    parser.add_argument('--repeats', type=int, default=5, help='repeats per measurement (best is kept)')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='threads for the runs part (default 1; with more, time with --wall)')
+    parser.add_argument('--wall', action='store_true', help='time with the wall clock, not CPU time')
+    bench = parser.parse_args()
+    torch.set_num_threads(1)                # as seq_train.py does
+    clock = time.perf_counter if bench.wall else time.process_time
+    if bench.only in (None, 'speed'):
+        speed(clock, bench.repeats)
+    if bench.only in (None, 'runs'):
+        runs_cost(clock, bench.repeats, bench.threads)
+
+
+if __name__ == '__main__':
+    main()
