@@ -240,7 +240,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add_language_flags(parser)
     parser.add_argument('--optim', choices=['sgd', 'adam'], default='adam', help='optimizer')
-    parser.add_argument('--lr', type=float, default=0.01, help='learning rate')
+    parser.add_argument('--lr', type=float, default=0.003, help='learning rate')
     parser.add_argument('--mom', type=float, default=0.0, help='SGD momentum')
     parser.add_argument('--wd', type=float, default=0.0, help='weight decay')
     parser.add_argument('--init', type=float, default=0.3,
