@@ -37,13 +37,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-# numba: compile once and keep the machine code in __pycache__; error_model='numpy' lets a float
-# division be a plain division (no zero check), which the vectoriser needs; nogil lets threads
-# train groups of runs in parallel. The steps of the algorithm are `inline` functions: numba
-# copies them into train_strings, the one function compiled from them, which keeps the first
-# compilation (about 20 s; later runs load it from the cache) from being much longer.
+# numba: compile on first use (about 20 s, once) and keep the machine code in __pycache__;
+# error_model='numpy' lets a float division be a plain division (no zero check), which the
+# vectoriser needs; nogil lets threads train groups of runs in parallel.
 jit = njit(cache=True, error_model='numpy', nogil=True)
-inline = njit(error_model='numpy', inline='always')
 
 EXP_FLOOR = -40.0    # exp(-40) = 4e-18: below this exp is taken as exp(-40), tanh as +-1 exactly
 
@@ -96,7 +93,7 @@ def sigmoid(x):
 
 # ---------------------------------------------------------------- forward passes
 
-@inline
+@jit
 def add_input(W, hid_bias, x_t, pre):
     """pre[q] = x_t W[:, q] + hid_bias[q] for every row q of W: x_t is one-hot, so the product
     adds the row of W of the symbol read (written as a sum over symbols so it vectorises)."""
@@ -109,7 +106,7 @@ def add_input(W, hid_bias, x_t, pre):
                 pre[q, r] += W[i, q, r] if x_t[r] == i else 0.0
 
 
-@inline
+@jit
 def add_recurrent(U, h, t, pre):
     """pre[q] += h_t U[:, q] (h_t the state before step t)."""
     H, G, R = U.shape
@@ -119,7 +116,7 @@ def add_recurrent(U, h, t, pre):
                 pre[q, r] += h[j, t, r] * U[j, q, r]
 
 
-@inline
+@jit
 def srn_forward(W, U, hid_bias, H0, x, T, h, pre):
     """h_0 = tanh(H0); h_{t+1} = tanh(x_t W + h_t U + hid_bias) for t < T."""
     H, R = H0.shape
@@ -134,7 +131,7 @@ def srn_forward(W, U, hid_bias, H0, x, T, h, pre):
                 h[k, t + 1, r] = tanh(pre[k, r])
 
 
-@inline
+@jit
 def lstm_forward(W, U, hid_bias, x, T, h, c, gate, tanh_c, pre):
     """z = x_t W + h_t U + hid_bias; gates i, f, o = sigmoid, g = tanh of the four blocks of z;
     c_{t+1} = f c_t + i g; h_{t+1} = o tanh(c_{t+1}); h_0 = c_0 = 0.
@@ -162,7 +159,7 @@ def lstm_forward(W, U, hid_bias, x, T, h, c, gate, tanh_c, pre):
                 h[k, t + 1, r] = gate[3 * H + k, t, r] * tanh_c[k, t, r]
 
 
-@inline
+@jit
 def output_forward(V, out_bias, h, x, length, T, prob, delta, score, work):
     """For every step: prob[:, t] = softmax(h_{t+1} V + out_bias), and the loss gradient at the
     output scores, delta[:, t] = (prob - onehot(x_{t+1})) / T_r (the loss is the mean over the
@@ -200,7 +197,7 @@ def output_forward(V, out_bias, h, x, length, T, prob, delta, score, work):
 
 # ---------------------------------------------------------------- backward passes
 
-@inline
+@jit
 def hidden_error(V, delta, U, dz, t, dh):
     """dh = dLoss/dh_{t+1}: from the output at step t (delta_t V^T) and from the next step's
     pre-activations (dz_{t+1} U^T)."""
@@ -217,7 +214,7 @@ def hidden_error(V, delta, U, dz, t, dh):
                 dh[j, r] += dz[q, t + 1, r] * U[j, q, r]
 
 
-@inline
+@jit
 def srn_backward(V, U, H0, h, delta, T, dz, dh, dH0):
     """dz[:, t] = dLoss/d(pre-activation of step t) = dh_{t+1} * tanh'(.) = dh * (1 - h_{t+1}^2),
     from t = T-1 down to 0; then dH0 = (dz_0 U^T) * (1 - tanh(H0)^2)."""
@@ -238,7 +235,7 @@ def srn_backward(V, U, H0, h, delta, T, dz, dh, dH0):
             dH0[j, r] = dh[j, r] * (1.0 - h[j, 0, r] * h[j, 0, r])
 
 
-@inline
+@jit
 def lstm_backward(V, U, c, gate, tanh_c, delta, T, dz, dh, dc, dc_next):
     """Back through c_{t+1} = f c_t + i g and h_{t+1} = o tanh(c_{t+1}), from t = T-1 down to 0:
       dc = dh * o * (1 - tanh(c_{t+1})^2) + dc_next * f_{t+1}       (dc_next: dLoss/dc_{t+2})
@@ -266,7 +263,7 @@ def lstm_backward(V, U, c, gate, tanh_c, delta, T, dz, dh, dc, dc_next):
         dc, dc_next = dc_next, dc
 
 
-@inline
+@jit
 def weight_gradients(x, h, delta, dz, T, dW, dU, dhid_bias, dV, dout_bias):
     """Each weight's gradient is a sum over time of (the input it multiplies) x (the error at
     its output): dW[i] = sum_t onehot(x_t)_i dz_t, dU = sum_t h_t^T dz_t, dhid_bias = sum_t dz_t,
@@ -298,7 +295,7 @@ def weight_gradients(x, h, delta, dz, T, dW, dU, dhid_bias, dV, dout_bias):
 
 # ---------------------------------------------------------------- one string, all runs
 
-@inline
+@jit
 def forward_backward(is_lstm, weights, grads, x, length, work):
     """Forward pass and gradients of the loss of one string per run.
     weights, grads: (W, U, hid_bias, V, out_bias, H0) views; work: scratch arrays from workspace().
@@ -333,7 +330,7 @@ def workspace(is_lstm, num_hid, num_out, runs, max_steps):
 
 # ---------------------------------------------------------------- optimizers (as torch.optim)
 
-@inline
+@jit
 def sgd_step(theta, grad, velocity, first, lr, momentum, weight_decay):
     """torch.optim.SGD: g = grad + wd theta; with momentum, v = g on the first step, else
     v = momentum v + g, and g = v; then theta -= lr g."""
@@ -346,7 +343,7 @@ def sgd_step(theta, grad, velocity, first, lr, momentum, weight_decay):
         flat_theta[n] -= lr * g
 
 
-@inline
+@jit
 def adam_step(theta, grad, mean, square, step, lr, beta1, beta2, eps, weight_decay):
     """torch.optim.Adam (step counted from 1): g = grad + wd theta; mean += (1-beta1)(g - mean);
     square = beta2 square + (1-beta2) g^2;
