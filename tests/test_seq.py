@@ -184,7 +184,8 @@ def test_models_compute_their_equations():
 
 @pytest.mark.parametrize('model', ['srn', 'lstm'])
 def test_a_few_hundred_strings_lower_the_loss(model):
-    args = seq_train.parse_args(['--lang', 'anb2n', '--length', '3', '--model', model, '--seed', '3'])
+    args = seq_train.parse_args(['--lang', 'anb2n', '--length', '3', '--model', model, '--seed', '3',
+                                 '--lr', '0.01'])
     lang = seq_train.build_language(args)
     torch.manual_seed(3)
     net = seq_train.build_model(args, lang)
