@@ -10,11 +10,12 @@ each node computes over the plane. Nine points are far too few for a GPU to
 help, so everything runs on the CPU.
 """
 import argparse
+import os
 
 import torch
 import torch.nn.functional as F
 
-from check import ACTIVATIONS, MLP, SIG_SCALE, load_data, load_weights, save_weights, weights_json
+from check import ACTIVATIONS, HAND_WEIGHTS, MLP, SIG_SCALE, load_data, load_weights, save_weights, weights_json
 from common import UserError, pyplot, run_main, save_figure, seed_everything
 
 HOLD_EPOCHS = 2000  # training stops once 100% accuracy has held this many epochs
@@ -64,12 +65,13 @@ def signed_sum(terms):
 
 
 def line_equation(w1, w2, b):
-    """The dividing line w1*x + w2*y + b = 0, also solved for y, or for x when
-    the line is closer to vertical (|w1| > |w2|, which includes w2 = 0)."""
+    """The dividing line w1*x + w2*y + b = 0, also solved for y, or for x when the
+    line is close to vertical (|w2| < |w1| / 10, which includes w2 = 0), where
+    solving for y would give a huge slope."""
     equation = signed_sum([(w1, "x"), (w2, "y"), (b, "")]) + " = 0"
     if w1 == w2 == 0:
         return f"{equation}  (no line: this node's net input is the same everywhere)"
-    if abs(w2) >= abs(w1):
+    if abs(w2) >= abs(w1) / 10:
         return f"{equation}  ->  y = {signed_sum([(-w1 / w2, 'x'), (-b / w2, '')])}"
     return f"{equation}  ->  x = {signed_sum([(-w2 / w1, 'y'), (-b / w1, '')])}"
 
@@ -118,7 +120,10 @@ def plot_all(net, inputs, targets, plot_dir, show=False):
         pictures[f"hid_{hid}_{i + 1}.jpg"] = draw(plt, inputs, targets, f"hidden node {i + 1} ({net.act})", values)
     pictures[f"out_{hid}.jpg"] = draw(plt, inputs, targets, f"output ({net.act}, {hid} hidden)",
                                       output.reshape(PLOT_STEPS, PLOT_STEPS))
-    paths = [save_figure(fig, f"{plot_dir}/{name}") for name, fig in pictures.items()]
+    try:
+        paths = [save_figure(fig, f"{plot_dir}/{name}") for name, fig in pictures.items()]
+    except OSError as err:
+        raise UserError(f"cannot save pictures in {plot_dir}: {err.strerror or err}") from None
     if show:
         plt.show()
     plt.close("all")
@@ -158,7 +163,12 @@ def main():
         raise UserError("--init must be >= 0, --lr > 0 and --epoch >= 1")
     if args.scale is not None and args.scale <= 0:
         raise UserError(f"--scale must be positive, got {args.scale:g}")
+    if os.path.exists(args.plot_dir) and not os.path.isdir(args.plot_dir):
+        raise UserError(f"--plot_dir {args.plot_dir} is a file, not a folder")
     hand_set = args.set_weights or args.weights is not None
+    hand_hid = len(HAND_WEIGHTS["hid_bias"])
+    if args.set_weights and args.weights is None and args.hid != hand_hid:
+        raise UserError(f"the hand-designed weights in check.py have {hand_hid} hidden nodes: use --hid {hand_hid}")
     if args.act == "step" and not hand_set:
         raise UserError("a step network cannot be trained by gradient descent (the step function has zero "
                         "gradient everywhere): give it weights with --set_weights or --weights FILE")
@@ -186,7 +196,7 @@ def main():
         save_weights(net, args.save_weights)
         print(f"weights saved to {args.save_weights}")
     paths = plot_all(net, inputs, targets, args.plot_dir, args.show)
-    print(f"pictures saved to {args.plot_dir}/: {', '.join(path.split('/')[-1] for path in paths)}")
+    print(f"pictures saved to {args.plot_dir}/: {', '.join(os.path.basename(path) for path in paths)}")
 
 
 if __name__ == "__main__":

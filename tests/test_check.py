@@ -120,7 +120,8 @@ def test_line_equations_by_hand():
     assert line_equation(2, 4, -8) == "2*x + 4*y - 8 = 0  ->  y = -0.5*x + 2"
     assert line_equation(2, 0, -4) == "2*x - 4 = 0  ->  x = 2"
     assert line_equation(-1, 3, 0) == "-1*x + 3*y = 0  ->  y = 0.3333*x"
-    assert line_equation(4, 1, 2) == "4*x + 1*y + 2 = 0  ->  x = -0.25*y - 0.5"  # steep: solved for x
+    assert line_equation(4, 1, 2) == "4*x + 1*y + 2 = 0  ->  y = -4*x - 2"
+    assert line_equation(10, 0.5, -5) == "10*x + 0.5*y - 5 = 0  ->  x = -0.05*y + 0.5"  # nearly vertical
     assert "no line" in line_equation(0, 0, 1)
 
 
@@ -173,7 +174,7 @@ def write(folder, name, text):
     ("bad target", "target must be 0 or 1"),
     ("bad json", "is not valid JSON"),
     ("wrong shapes", "in_hid_weight has shape [4, 2] but 5 hidden nodes need [5, 2]"),
-    ("shipped weights, wrong --hid", "in_hid_weight has shape [4, 2] but 3 hidden nodes need [3, 2]"),
+    ("shipped weights, wrong --hid", "the hand-designed weights in check.py have 4 hidden nodes: use --hid 4"),
     ("no hidden nodes", "--hid must be at least 1"),
     ("step without weights", "cannot be trained by gradient descent"),
 ])
@@ -194,6 +195,14 @@ def test_errors_are_one_clear_line(monkeypatch, capsys, tmp_path, case, message)
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "plot").exists()  # nothing was written
+
+
+def test_plot_folder_that_is_a_file_is_one_clear_line(monkeypatch, capsys, tmp_path):
+    not_a_folder = write(tmp_path, "file.txt", "")
+    assert run_cli(monkeypatch, "--act", "step", "--hid", "4", "--set_weights", "--data", DATA,
+                   "--plot_dir", not_a_folder) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --plot_dir {not_a_folder} is a file, not a folder\n"
 
 
 def test_error_exit_code_from_a_real_process(tmp_path):
