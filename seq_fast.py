@@ -49,11 +49,18 @@ EXP_FLOOR = -40.0    # exp(-40) = 4e-18: below this exp is taken as exp(-40), ta
 
 @jit
 def expm1_small(z):
-    """e^z - 1 for |z| <= 0.625 by its Taylor series, to double precision (17 terms)."""
-    return z * (1.0 + z * (1 / 2 + z * (1 / 6 + z * (1 / 24 + z * (1 / 120 + z * (1 / 720 + z * (
-        1 / 5040 + z * (1 / 40320 + z * (1 / 362880 + z * (1 / 3628800 + z * (1 / 39916800 + z * (
-            1 / 479001600 + z * (1 / 6227020800 + z * (1 / 87178291200 + z * (
-                1 / 1307674368000 + z * (1 / 20922789888000))))))))))))))))
+    """e^z - 1 for |z| <= 0.625 by its Taylor series to z^17/17!, exact to double precision.
+    The terms are summed in pairs, pairs of pairs and so on (Estrin's scheme) rather than one
+    after the other, so that the CPU can work on several at once."""
+    z2 = z * z
+    z4 = z2 * z2
+    pairs = (1.0 + z * (1 / 2), 1 / 6 + z * (1 / 24), 1 / 120 + z * (1 / 720),
+             1 / 5040 + z * (1 / 40320), 1 / 362880 + z * (1 / 3628800),
+             1 / 39916800 + z * (1 / 479001600), 1 / 6227020800 + z * (1 / 87178291200),
+             1 / 1307674368000 + z * (1 / 20922789888000))
+    quads = (pairs[0] + z2 * pairs[1], pairs[2] + z2 * pairs[3],
+             pairs[4] + z2 * pairs[5], pairs[6] + z2 * pairs[7])
+    return z * ((quads[0] + z4 * quads[1]) + (z4 * z4) * (quads[2] + z4 * quads[3]))
 
 
 @jit
