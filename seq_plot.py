@@ -2,9 +2,11 @@
 
     python3 seq_plot.py --lang anb2n --epoch 100
     python3 seq_plot.py --lang anb2nc3n --model lstm --hid 3
+    python3 seq_plot.py --lang anb2n --epoch 100 --run 3    # run 3 of seq_train.py --runs N
 
 Prints the weights and, for each of --num_plot fresh strings, the activations and output
-probabilities at every step. Then saves, in --plot_dir, with prefix {lang}_{model}{hid}:
+probabilities at every step. Then saves, in --plot_dir, with prefix {lang}_{model}{hid}
+(then _run{r} with --run r):
   _{j}{k}.jpg     hidden unit j against hidden unit k at every step, coloured by state, with the
                   initial state (the SRN's tanh(H0), the LSTM's 0) marked
   _{i}{j}{k}.jpg  the same in 3-D, for every three hidden units (3 or more hidden units)
@@ -19,8 +21,9 @@ import os
 import numpy as np
 
 from common import UserError, pyplot, run_main, save_figure
-from seq_models import checkpoint_path, load_checkpoint, load_weights, make_model, run_name
-from seq_train import add_language_flags, build_language, predict, resolve_defaults, show_string
+from seq_models import load_checkpoint, load_weights, make_model, run_name
+from seq_train import (add_language_flags, build_language, predict, resolve_defaults, run_checkpoint,
+                       show_string)
 
 
 def parse_args(argv=None):
@@ -29,6 +32,8 @@ def parse_args(argv=None):
     parser.add_argument('--num_plot', type=int, default=10, help='number of strings to plot')
     parser.add_argument('--plot_dir', default='plot', help='folder for the plots')
     parser.add_argument('--seed', type=int, default=0, help='random seed of the plotted strings')
+    parser.add_argument('--run', type=int, default=None,
+                        help='which run of a seq_train.py --runs N training to look at (0..N-1)')
     parser.add_argument('--show', action='store_true', help='also show the plots in windows')
     args = parser.parse_args(argv)
     args.length_given = args.length is not None
@@ -114,7 +119,7 @@ def save_plot(plt, fig, path, show):
 
 def main(argv=None):
     args = parse_args(argv)
-    path = checkpoint_path(args.out_path, args.lang, args.model, args.hid, args.epoch, args.embed)
+    path = run_checkpoint(args, args.epoch, args.run)
     saved = load_checkpoint(path, dict(lang=args.lang, model=args.model, hid=args.hid, embed=args.embed))
     if not args.length_given:
         args.length = saved.get('length', args.length)
@@ -139,7 +144,7 @@ def main(argv=None):
         start = net.initial_state().detach().double().numpy()
     else:
         start = np.zeros(args.hid)
-    name = run_name(args.lang, args.model, args.hid, args.embed)
+    name = run_name(args.lang, args.model, args.hid, args.embed) + ('' if args.run is None else f'_run{args.run}')
     plt = pyplot(args.show)
     files = scatter_plots(plt, hidden[inside], state, start, name, 'hidden', args.plot_dir, args.show)
     if context is not None:

@@ -12,6 +12,15 @@ end, the weights go to {out_path}/{lang}_{model}{hid}_{k}.pth (k in thousands of
 
 Training strings come from numpy's default_rng(seed), drawn 1000 at a time with lang.batch();
 the printed strings come from a separate generator, so printing never changes what is learnt.
+
+Two engines do the same mathematics: `--engine fast` (the default; seq_fast.py, compiled
+backpropagation through time, about 200 times faster per string) and `--engine autograd`, the
+plain torch loop of autograd_trainer() below, for checking and for reading.
+
+`--runs N` trains N networks with seeds seed, seed+1, ..., each on its own strings (run r is
+exactly what `--seed seed+r` alone would give); their checkpoints end in _run{r}, and the end
+says which runs solved the task and which is best. The fast engine trains them together, at a
+cost close to one run's.
 """
 import argparse
 import math
@@ -22,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import seq_fast
 from anbn import FAMILY, AnBn
 from common import UserError, run_main, seed_everything
 from reber import Reber
@@ -83,6 +93,13 @@ def build_language(args):
 def build_model(args, lang):
     """The network for --model/--hid/--init, sized for the language's symbols."""
     return make_model(args.model, lang.num_symbols, args.hid, init=args.init)
+
+
+def run_checkpoint(args, thousands, run=None):
+    """checkpoint_path for these flags; a run of several (run index given) gets `_run{run}` at
+    the end of its name, e.g. net/anb2n_srn2_100_run3.pth."""
+    path = checkpoint_path(args.out_path, args.lang, args.model, args.hid, thousands, args.embed)
+    return path if run is None else f'{path[:-len(".pth")]}_run{run}.pth'
 
 
 def checkpoint_meta(args, thousands):
@@ -207,28 +224,75 @@ def autograd_trainer(net, optimizer, lang):
     return train_chunk
 
 
-def train(args, lang, net, train_chunk, rng, show_rng):
-    """Train on round(epoch * 1000) strings, drawn CHUNK at a time and passed to train_chunk;
-    print a fresh string after each chunk and save a checkpoint every SAVE_EVERY strings and at
-    the end. Ctrl-C stops after saying which checkpoint was saved last."""
+def several_autograd(args, nets, lang):
+    """train_chunk for several runs with the autograd loop: one run after the other."""
+    trainers = [autograd_trainer(net, make_optimizer(args, net), lang) for net in nets]
+
+    def train_chunk(batches, tick):
+        count = len(batches[0].length)
+        return np.stack([trainer(batch, lambda i, r=r: tick((r * count + i) // len(nets)))
+                         for r, (trainer, batch) in enumerate(zip(trainers, batches))])
+
+    return train_chunk
+
+
+def fast_trainer(args, nets):
+    """train_chunk for the fast engine: all runs together; after each chunk the torch networks
+    get the current weights, for printing and checkpoints."""
+    engine = seq_fast.FastTrainer(nets, args.optim, args.lr, args.mom, args.wd)
+
+    def train_chunk(batches, tick):
+        errors = engine.train_chunk(batches)
+        engine.copy_to(nets)
+        tick(len(batches[0].length))
+        return errors
+
+    return train_chunk
+
+
+def report(lang, nets, show_rngs, done, count, recent):
+    """After a chunk: one run prints a fresh string in full and its error; several runs print
+    each run's error on a fresh string of its own."""
+    if len(nets) == 1:
+        error, final = show_string(nets[0], lang, lang.batch(1, show_rngs[0]))
+        extra = '' if math.isnan(final) else f'  final: {final:.5f}'
+        print(f'epoch: {done / 1000:g}  error: {error:.5f}{extra}  '
+              f'(training strings of the last {count}: {recent[0]:.5f})')
+        return
+    errors = [evaluate(net, lang, lang.batch(1, rng))[0] for net, rng in zip(nets, show_rngs)]
+    print(f'epoch: {done / 1000:g}  error by run: {" ".join(f"{e:.4f}" for e in errors)}  '
+          f'(training strings of the last {count}, mean over runs: {recent.mean():.5f})')
+
+
+def train(args, lang, nets, train_chunk, rngs, show_rngs):
+    """Train each network (one per run) on round(epoch * 1000) strings of its own, drawn CHUNK at a
+    time from its generator and passed to train_chunk(batches, tick) -> errors (runs, count);
+    report after each chunk and save every run's checkpoint every SAVE_EVERY strings and at the
+    end. Ctrl-C stops after saying which checkpoint was saved last. One network may also be
+    passed alone, with train_chunk(batch, tick) -> errors (count,) as autograd_trainer makes it,
+    and its two generators."""
+    if not isinstance(nets, list):
+        one = train_chunk
+        nets, rngs, show_rngs = [nets], [rngs], [show_rngs]
+        train_chunk = lambda batches, tick: one(batches[0], tick)[None]
     total = round(args.epoch * 1000)
+    several = len(nets) > 1
     bar = ProgressBar(total)
     done, recent, saved = 0, None, None
     try:
         while done < total:
-            batch = lang.batch(min(CHUNK, total - done), rng)
-            recent = train_chunk(batch, lambda i: bar.update(done + i, recent)).mean()
-            done += len(batch.length)
+            batches = [lang.batch(min(CHUNK, total - done), rng) for rng in rngs]
+            mean = None if recent is None else recent.mean()
+            recent = train_chunk(batches, lambda i: bar.update(done + i, mean)).mean(axis=1)
+            done += len(batches[0].length)
             bar.clear()
-            error, final = show_string(net, lang, lang.batch(1, show_rng))
-            extra = '' if math.isnan(final) else f'  final: {final:.5f}'
-            print(f'epoch: {done / 1000:g}  error: {error:.5f}{extra}  '
-                  f'(training strings of the last {len(batch.length)}: {recent:.5f})')
+            report(lang, nets, show_rngs, done, len(batches[0].length), recent)
             if done % SAVE_EVERY == 0 or done == total:
-                saved = checkpoint_path(args.out_path, args.lang, args.model, args.hid, done / 1000,
-                                        args.embed)
-                save_checkpoint(saved, net, checkpoint_meta(args, done / 1000))
-                print(f'saved {saved}')
+                for r, net in enumerate(nets):
+                    saved = run_checkpoint(args, done / 1000, r if several else None)
+                    save_checkpoint(saved, net, checkpoint_meta(args, done / 1000))
+                print(f'saved {saved}' if not several else
+                      f'saved {len(nets)} checkpoints, the last {saved}')
     except KeyboardInterrupt:
         bar.clear()
         print(f'\nstopped after {done} strings; last checkpoint: {saved or "none"}', file=sys.stderr)
@@ -246,7 +310,13 @@ def parse_args(argv=None):
     parser.add_argument('--init', type=float, default=0.3,
                         help='std of the SRN initial weights (the LSTM starts like torch.nn.LSTM)')
     parser.add_argument('--seed', type=int, default=1, help='random seed (strings and weights)')
+    parser.add_argument('--runs', type=int, default=1,
+                        help='networks to train, with seeds seed, seed+1, ... (default 1)')
+    parser.add_argument('--engine', choices=['fast', 'autograd'], default='fast',
+                        help='fast: compiled backpropagation (seq_fast.py); autograd: the plain torch loop')
     args = resolve_defaults(parser.parse_args(argv))
+    if args.runs < 1:
+        raise UserError(f'--runs must be at least 1, not {args.runs}')
     if not args.lr > 0:
         raise UserError(f'--lr must be positive, not {args.lr:g}')
     if not 0 <= args.mom < 1:
@@ -260,16 +330,33 @@ def main(argv=None):
     args = parse_args(argv)
     lang = build_language(args)
     torch.set_num_threads(1)          # tiny matrices: threads only add overhead
-    seed_everything(args.seed)
-    net = build_model(args, lang)
-    optimizer = make_optimizer(args, net)
-    rng, show_rng = make_rngs(args.seed)
+    nets, rngs, show_rngs = [], [], []
+    for r in range(args.runs):        # run r is what --seed seed+r would train alone
+        seed_everything(args.seed + r)
+        nets.append(build_model(args, lang))
+        rng, show_rng = make_rngs(args.seed + r)
+        rngs.append(rng)
+        show_rngs.append(show_rng)
+    runs = f'{args.runs} runs, ' if args.runs > 1 else ''
     print(f'{lang!r}, {args.model.upper()} with {args.hid} hidden units, {args.optim} lr {args.lr:g}, '
-          f'{round(args.epoch * 1000)} strings')
-    train(args, lang, net, autograd_trainer(net, optimizer, lang), rng, show_rng)
-    error, right = evaluate(net, lang, lang.batch(1000, show_rng))
-    print(f'on 1000 fresh strings: error {error:.5f}, determined steps right {100 * right:.2f}%'
-          + (' (solved)' if right == 1 else ''))
+          f'{runs}{round(args.epoch * 1000)} strings, {args.engine} engine')
+    if args.engine == 'fast':
+        train(args, lang, nets, fast_trainer(args, nets), rngs, show_rngs)
+    elif args.runs == 1:
+        optimizer = make_optimizer(args, nets[0])
+        train(args, lang, nets[0], autograd_trainer(nets[0], optimizer, lang), rngs[0], show_rngs[0])
+    else:
+        train(args, lang, nets, several_autograd(args, nets, lang), rngs, show_rngs)
+    results = [evaluate(net, lang, lang.batch(1000, rng)) for net, rng in zip(nets, show_rngs)]
+    for r, (error, right) in enumerate(results):
+        run = f'run {r} (seed {args.seed + r}) ' if args.runs > 1 else ''
+        print(f'{run}on 1000 fresh strings: error {error:.5f}, determined steps right {100 * right:.2f}%'
+              + (' (solved)' if right == 1 else ''))
+    if args.runs > 1:
+        best = min(range(args.runs), key=lambda r: results[r][0])
+        solved = sum(right == 1 for _, right in results)
+        print(f'solved: {solved} of {args.runs} runs; best run: {best} (error {results[best][0]:.5f}, '
+              f'{run_checkpoint(args, round(args.epoch * 1000) / 1000, best)})')
 
 
 if __name__ == '__main__':

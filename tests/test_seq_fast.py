@@ -1,5 +1,6 @@
 """The fast training engine (seq_fast.py) against the autograd loop of seq_train.py."""
 import copy
+import os
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ import seq_fast
 import seq_train
 from anbn import FAMILY, AnBn
 from reber import Reber
-from seq_models import LSTM_model, SRN_model
+from common import UserError
+from seq_models import LSTM_model, SRN_model, load_checkpoint, load_weights
 
 torch.set_num_threads(1)
 LANGUAGES = [AnBn(name, 3) for name in FAMILY] + [Reber(False, 5), Reber(True, 5)]
@@ -122,3 +124,36 @@ def test_mismatched_networks_and_batches_are_refused():
     fast = seq_fast.FastTrainer([SRN_model(2, 2, 2)])
     with pytest.raises(ValueError, match='2 batches for 1 runs'):
         fast.train_chunk([lang.batch(3, np.random.default_rng(0))] * 2)
+
+
+def test_three_runs_give_three_different_valid_checkpoints(tmp_path, capsys):
+    flags = ['--lang', 'anbn', '--length', '3', '--epoch', '0.05', '--out_path', str(tmp_path)]
+    seq_train.main(flags + ['--runs', '3', '--seed', '5'])
+    together = capsys.readouterr().out
+    assert 'best run: ' in together and 'solved: ' in together
+    nets = []
+    for r in range(3):
+        path = seq_train.run_checkpoint(seq_train.parse_args(flags), 0.05, r)
+        assert path.endswith(f'anbn_srn2_0.05_run{r}.pth')
+        saved = load_checkpoint(path, dict(lang='anbn', model='srn', hid=2, embed=False))
+        nets.append(SRN_model(2, 2, 2))
+        load_weights(nets[-1], saved, path)
+    for a, b in [(0, 1), (0, 2), (1, 2)]:
+        assert not torch.equal(nets[a].W, nets[b].W)
+    # run 1 is what seed 6 alone gives, checkpoint and final error alike
+    seq_train.main(flags + ['--seed', '6', '--out_path', str(tmp_path / 'alone')])
+    alone = capsys.readouterr().out.splitlines()[-1]
+    assert f'run 1 (seed 6) {alone}' in together
+    saved = load_checkpoint(str(tmp_path / 'alone' / 'anbn_srn2_0.05.pth'), {})
+    for name, value in saved['state_dict'].items():
+        assert torch.equal(value, nets[1].get_parameter(name).data)
+
+
+def test_several_runs_with_the_autograd_engine(tmp_path, capsys):
+    seq_train.main(['--lang', 'anbn', '--length', '3', '--epoch', '0.02', '--out_path', str(tmp_path),
+                    '--runs', '2', '--engine', 'autograd'])
+    out = capsys.readouterr().out
+    assert 'run 0 (seed 1) on 1000 fresh strings' in out and 'run 1 (seed 2)' in out
+    assert sorted(os.listdir(tmp_path)) == ['anbn_srn2_0.02_run0.pth', 'anbn_srn2_0.02_run1.pth']
+    with pytest.raises(UserError, match='--runs must be at least 1'):
+        seq_train.parse_args(['--runs', '0'])
