@@ -93,9 +93,11 @@ def tanh(x):
 
 @jit
 def sigmoid(x):
-    """1 / (1 + e^-x), through e^-|x| so that it keeps its relative precision for x << 0 too."""
+    """1 / (1 + e^-x), through e = e^-|x| so that it keeps its relative precision for x << 0 too:
+    for x < 0 it is e / (1 + e)."""
     e = exp_nonpositive(-abs(x))
-    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+    s = 1.0 / (1.0 + e)
+    return s if x >= 0 else e * s
 
 
 # ---------------------------------------------------------------- forward passes
@@ -149,10 +151,13 @@ def lstm_forward(W, U, hid_bias, x, T, h, c, gate, tanh_c, pre):
     for t in range(T):
         add_input(W, hid_bias, x[t], pre)
         add_recurrent(U, h, t, pre)
-        for q in range(G):
-            is_g = 2 * H <= q < 3 * H
-            for r in range(R):
-                gate[q, t, r] = tanh(pre[q, r]) if is_g else sigmoid(pre[q, r])
+        for q in range(G):           # two loops, or both functions would be computed for every gate
+            if 2 * H <= q < 3 * H:
+                for r in range(R):
+                    gate[q, t, r] = tanh(pre[q, r])
+            else:
+                for r in range(R):
+                    gate[q, t, r] = sigmoid(pre[q, r])
         for k in range(H):           # pre[k] now holds c_{t+1} (a scratch row: see the module notes)
             i, f, g = k, H + k, 2 * H + k
             for r in range(R):
