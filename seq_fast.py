@@ -1,6 +1,7 @@
 """Fast training of the Part 3 networks: the SRN and LSTM of seq_models.py, trained one string at
-a time exactly as seq_train.py's autograd loop does, but with the forward pass, backpropagation
-through time and the optimizer step written out by hand and compiled with numba.
+a time with the same mathematics as seq_train.py's autograd loop (same loss, gradients and
+optimizer updates, in float64), but with the forward pass, backpropagation through time and the
+optimizer step written out by hand and compiled with numba.
 
 Why: a training string is only 40-100 steps of products of 2x2 or 3x12 matrices. Through torch's
 autograd each of those tiny operations costs microseconds of bookkeeping, so one string costs
