@@ -173,10 +173,10 @@ def lstm_forward(W, U, hid_bias, x, T, h, c, gate, tanh_c, pre):
 
 
 @jit
-def output_forward(V, out_bias, h, x, length, T, prob, delta, score, work):
+def output_forward(V, out_bias, h, x, length, T, prob, delta, score, row):
     """For every step: prob[:, t] = softmax(h_{t+1} V + out_bias), and the loss gradient at the
     output scores, delta[:, t] = (prob - onehot(x_{t+1})) / T_r (the loss is the mean over the
-    run's T_r steps; 0 on padding steps)."""
+    run's T_r steps; 0 on padding steps). score (O, R) and row (R,) are scratch."""
     H, O, R = V.shape
     for t in range(T):
         for o in range(O):
@@ -187,21 +187,21 @@ def output_forward(V, out_bias, h, x, length, T, prob, delta, score, work):
                     score[o, r] += h[j, t + 1, r] * V[j, o, r]
         # softmax, shifted by the largest score so that every exp argument is <= 0
         for r in range(R):
-            work[r] = score[0, r]
+            row[r] = score[0, r]
         for o in range(1, O):
             for r in range(R):
-                work[r] = work[r] if work[r] > score[o, r] else score[o, r]
+                row[r] = row[r] if row[r] > score[o, r] else score[o, r]
         for o in range(O):
             for r in range(R):
-                score[o, r] = exp_nonpositive(score[o, r] - work[r])
+                score[o, r] = exp_nonpositive(score[o, r] - row[r])
         for r in range(R):
-            work[r] = 0.0
+            row[r] = 0.0
         for o in range(O):
             for r in range(R):
-                work[r] += score[o, r]
+                row[r] += score[o, r]
         for o in range(O):
             for r in range(R):
-                prob[o, t, r] = score[o, r] / work[r]
+                prob[o, t, r] = score[o, r] / row[r]
             for r in range(R):
                 target = 1.0 if x[t + 1, r] == o else 0.0
                 weight = 1.0 / length[r] if t < length[r] else 0.0
@@ -311,8 +311,9 @@ def weight_gradients(x, h, delta, dz, T, dW, dU, dhid_bias, dV, dout_bias):
 @jit
 def forward_backward(is_lstm, weights, grads, x, length, work):
     """Forward pass and gradients of the loss of one string per run.
-    weights, grads: (W, U, hid_bias, V, out_bias, H0) views; work: scratch arrays from workspace().
-    Fills grads, leaves prob (O, Tmax, R) holding the output probabilities. Returns T."""
+    weights, grads: (W, U, hid_bias, V, out_bias, H0) views; x (Tmax+1, R) the symbols; length
+    (R,) the input steps of each run's string; work: the arrays from workspace().
+    Fills grads, and leaves the output probabilities in work's prob (O, Tmax, R)."""
     W, U, hid_bias, V, out_bias, H0 = weights
     dW, dU, dhid_bias, dV, dout_bias, dH0 = grads
     _, h, c, gate, tanh_c, prob, delta, dz, pre, score, dh, dc, dc_next, row = work
@@ -327,18 +328,24 @@ def forward_backward(is_lstm, weights, grads, x, length, work):
     else:
         srn_backward(V, U, H0, h, delta, T, dz, dh, dH0)
     weight_gradients(x, h, delta, dz, T, dW, dU, dhid_bias, dV, dout_bias)
-    return T
 
 
 def workspace(is_lstm, num_hid, num_out, runs, max_steps):
-    """The arrays forward_backward needs for strings of up to max_steps input steps: the symbols
-    x (max_steps+1, R) of the current string of each run, then scratch arrays."""
+    """The arrays forward_backward works in, for strings of up to max_steps input steps, in the
+    order it unpacks them."""
     H, O, R, T = num_hid, num_out, runs, max_steps
     G = 4 * H if is_lstm else H
-    return (np.zeros((T + 1, R), dtype=np.int64), np.zeros((H, T + 1, R)), np.zeros((H, T + 1, R)), np.zeros((G, T + 1, R)),
-            np.zeros((H, T, R)), np.zeros((O, T, R)), np.zeros((O, T, R)), np.zeros((G, T + 1, R)),
-            np.zeros((G, R)), np.zeros((O, R)), np.zeros((H, R)), np.zeros((H, R)), np.zeros((H, R)),
-            np.zeros(R))
+    x = np.zeros((T + 1, R), dtype=np.int64)    # the symbols of the current string of each run
+    h = np.zeros((H, T + 1, R))                 # hidden states, h[:, 0] the initial one
+    c = np.zeros((H, T + 1, R))                 # LSTM cell states
+    gate = np.zeros((G, T + 1, R))              # LSTM gate values
+    tanh_c = np.zeros((H, T, R))                # LSTM tanh(c_{t+1})
+    prob = np.zeros((O, T, R))                  # output probabilities
+    delta = np.zeros((O, T, R))                 # loss gradient at the output scores
+    dz = np.zeros((G, T + 1, R))                # loss gradient at the pre-activations
+    pre, score, dh = np.zeros((G, R)), np.zeros((O, R)), np.zeros((H, R))      # scratch rows
+    dc, dc_next, row = np.zeros((H, R)), np.zeros((H, R)), np.zeros(R)
+    return x, h, c, gate, tanh_c, prob, delta, dz, pre, score, dh, dc, dc_next, row
 
 
 # ---------------------------------------------------------------- optimizers (as torch.optim)

@@ -144,7 +144,9 @@ def main(argv=None):
         start = net.initial_state().detach().double().numpy()
     else:
         start = np.zeros(args.hid)
-    name = run_name(args.lang, args.model, args.hid, args.embed) + ('' if args.run is None else f'_run{args.run}')
+    name = run_name(args.lang, args.model, args.hid, args.embed)
+    if args.run is not None:
+        name += f'_run{args.run}'
     plt = pyplot(args.show)
     files = scatter_plots(plt, hidden[inside], state, start, name, 'hidden', args.plot_dir, args.show)
     if context is not None:
