@@ -31,7 +31,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import seq_fast
 from anbn import FAMILY, AnBn
 from common import UserError, run_main, seed_everything
 from reber import Reber
@@ -239,6 +238,11 @@ def several_autograd(args, nets, lang):
 def fast_trainer(args, nets):
     """train_chunk for the fast engine: all runs together; after each chunk the torch networks
     get the current weights, for printing and checkpoints."""
+    try:
+        import seq_fast         # needs numba, which --engine autograd does not
+    except ImportError as err:
+        raise UserError(f'the fast engine needs numba ({err}): pip install -r requirements.txt, '
+                        'or use --engine autograd') from None
     engine = seq_fast.FastTrainer(nets, args.optim, args.lr, args.mom, args.wd)
 
     def train_chunk(batches, tick):
