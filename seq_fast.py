@@ -20,8 +20,8 @@ the memory its loads read):
   - a loop never reads one time step of an array and writes another time step of the same
     array: the new values go to a small scratch array first;
   - exp and tanh are computed from a polynomial (`expm1_small`) instead of calls to the maths
-    library, which cannot be vectorised; they agree with numpy's to about 1e-15 (tanh) and
-    1e-14 (exp) relative error.
+    library, which cannot be vectorised; they agree with numpy's to within 1e-15 (tanh) and
+    2e-14 (exp, sigmoid) relative error.
 
 Arrays, for R runs (names as in seq_models.py):
   W (I, G, R), U (H, G, R), hid_bias (G, R), V (H, O, R), out_bias (O, R), H0 (H, R)   (SRN only)
