@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-# numba: compile on first use (about 20 s, once) and keep the machine code in __pycache__;
+# numba: compile on first use (about 15 s, once) and keep the machine code in __pycache__;
 # error_model='numpy' lets a float division be a plain division (no zero check), which the
 # vectoriser needs; nogil lets threads train groups of runs in parallel.
 jit = njit(cache=True, error_model='numpy', nogil=True)
