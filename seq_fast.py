@@ -383,10 +383,11 @@ def adam_step(theta, grad, mean, square, step, lr, beta1, beta2, eps, weight_dec
 
 @jit
 def train_strings(is_lstm, theta, weights, grad, grads, state1, state2, steps_done, settings,
-                  strings, errors, work):
+                  strings, errors, work, update):
     """Train every run on its strings s = 0..S-1 in order, one optimizer step per string, and
     record errors[s, r], the error of string s (before its update) as seq_train reports it: the
     mean over the scored steps of the mean squared difference of output and target probabilities.
+    With update False the weights stay as they are: only errors and gradients are computed.
     strings = (seq, length, width, target, scored): run r's StringBatch arrays seq (S, width_r+1),
     prob (S, width_r, O) and scored (S, width_r) flattened one run after the other (so they need
     not be padded to a common width), length (S, R), width (R,).
@@ -415,6 +416,8 @@ def train_strings(is_lstm, theta, weights, grad, grads, state1, state2, steps_do
                         total += (prob[o, t, r] - target[step * O + o]) ** 2 / O
                     count += 1
             errors[s, r] = total / count if count > 0 else np.nan
+        if not update:
+            continue
         step = steps_done + s + 1
         if use_adam:
             adam_step(theta, grad, state1, state2, step, lr, beta1, beta2, eps, weight_decay)
@@ -473,25 +476,28 @@ class RunGroup:
     def workspace(self, max_steps):
         return workspace(self.is_lstm, self.num_hid, self.num_out, self.runs, max_steps)
 
-    def train_chunk(self, batches):
-        """Train run r on the strings of batches[r] in order -> errors (R, count)."""
+    def run(self, batches, update):
+        """train_strings on run r's strings batches[r] -> errors (R, count)."""
         strings = self.pack(batches)
         errors = np.empty(strings[1].shape)
         train_strings(self.is_lstm, self.theta, self.arrays(self.weights), self.grad,
                       self.arrays(self.grads), self.state1, self.state2, self.steps, self.settings,
-                      strings, errors, self.workspace(strings[2].max()))
-        self.steps += len(errors)
+                      strings, errors, self.workspace(strings[2].max()), update)
         return errors.T
 
+    def train_chunk(self, batches):
+        """Train run r on the strings of batches[r] in order -> errors (R, count)."""
+        errors = self.run(batches, True)
+        self.steps += errors.shape[1]
+        return errors
+
+    def errors(self, batches):
+        """The error of each string of batches[r] under run r's current weights -> (R, count)."""
+        return self.run(batches, False)
+
     def gradients(self, batches):
-        """{name: gradient (parameter shape + (R,))} of the loss of each run's first string: what
-        train_strings computes before its update, run here with SGD at learning rate 0 and
-        scratch optimizer state, so nothing changes."""
-        strings = self.pack([b.pick(0) for b in batches])
-        scratch = np.zeros_like(self.theta)
-        train_strings(self.is_lstm, self.theta, self.arrays(self.weights), self.grad,
-                      self.arrays(self.grads), scratch, scratch, 0, (False, 0.0, 0.0, 0.0, 0.9, 0.999, 1e-8),
-                      strings, np.empty(strings[1].shape), self.workspace(strings[2].max()))
+        """{name: gradient (parameter shape + (R,))} of the loss of each run's first string."""
+        self.run([b.pick(0) for b in batches], False)
         return {name: grad.copy() for name, grad in self.grads.items()}
 
 
@@ -518,6 +524,8 @@ class FastTrainer:
         self.pool = ThreadPoolExecutor(len(self.groups)) if len(self.groups) > 1 else None
 
     def _each_group(self, work, batches):
+        if len(batches) != self.bounds[-1][1]:
+            raise ValueError(f'{len(batches)} batches for {self.bounds[-1][1]} runs')
         parts = [batches[a:b] for a, b in self.bounds]
         if self.pool is None:
             return [work(self.groups[0], parts[0])]
@@ -526,9 +534,12 @@ class FastTrainer:
     def train_chunk(self, batches):
         """Train run r on the strings of batches[r] (StringBatch) in order -> errors (R, count):
         each string's error (as seq_train reports it) from the forward pass before its update."""
-        if len(batches) != self.bounds[-1][1]:
-            raise ValueError(f'{len(batches)} batches for {self.bounds[-1][1]} runs')
         return np.concatenate(self._each_group(RunGroup.train_chunk, batches))
+
+    def errors(self, batches):
+        """The error of every string of batches[r] under run r's current weights, as train_chunk
+        reports it but without training -> (R, count)."""
+        return np.concatenate(self._each_group(RunGroup.errors, batches))
 
     def gradients(self, batches):
         """Gradients of the loss of the first string of each run's batch, without training:

@@ -26,6 +26,7 @@ import argparse
 import math
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -236,8 +237,9 @@ def several_autograd(args, nets, lang):
 
 
 def fast_trainer(args, nets):
-    """train_chunk for the fast engine: all runs together; after each chunk the torch networks
-    get the current weights, for printing and checkpoints."""
+    """(train_chunk, score) for the fast engine: train_chunk trains all runs together, then gives
+    the torch networks the current weights, for printing and checkpoints; score(batches) is each
+    run's error on the one string of its batch, computed by the engine."""
     try:
         import seq_fast         # needs numba, which --engine autograd does not
     except ImportError as err:
@@ -251,30 +253,49 @@ def fast_trainer(args, nets):
         tick(len(batches[0].length))
         return errors
 
-    return train_chunk
+    return train_chunk, lambda batches: engine.errors(batches)[:, 0]
 
 
-def report(lang, nets, show_rngs, done, count, recent):
+def report(lang, nets, show_rngs, done, count, recent, score=None):
     """After a chunk: one run prints a fresh string in full and its error; several runs print
-    each run's error on a fresh string of its own."""
+    each run's error on a fresh string of its own, computed by score(batches) when given (the
+    fast engine's, much cheaper than 16 torch passes), else by the torch networks."""
     if len(nets) == 1:
         error, final = show_string(nets[0], lang, lang.batch(1, show_rngs[0]))
         extra = '' if math.isnan(final) else f'  final: {final:.5f}'
         print(f'epoch: {done / 1000:g}  error: {error:.5f}{extra}  '
               f'(training strings of the last {count}: {recent[0]:.5f})')
         return
-    errors = [evaluate(net, lang, lang.batch(1, rng))[0] for net, rng in zip(nets, show_rngs)]
+    batches = [lang.batch(1, rng) for rng in show_rngs]
+    errors = score(batches) if score else [evaluate(net, lang, b)[0] for net, b in zip(nets, batches)]
     print(f'epoch: {done / 1000:g}  error by run: {" ".join(f"{e:.4f}" for e in errors)}  '
           f'(training strings of the last {count}, mean over runs: {recent.mean():.5f})')
 
 
-def train(args, lang, nets, train_chunk, rngs, show_rngs):
+def drawn_ahead(lang, rngs, total):
+    """Yield the training strings CHUNK at a time, total in all: a list with a StringBatch per
+    generator (per run). The next chunk is drawn in a second thread while the caller trains on
+    this one (numpy and the fast engine both do most of their work outside Python's global lock,
+    so with two cores most of the drawing overlaps the training). Each generator is still used in
+    order: the strings are the same as when drawn one chunk after the other."""
+    sizes = [min(CHUNK, total - start) for start in range(0, total, CHUNK)]
+    draw = lambda count: [lang.batch(count, rng) for rng in rngs]
+    with ThreadPoolExecutor(1) as drawer:
+        upcoming = drawer.submit(draw, sizes[0])
+        for size in sizes[1:]:
+            current = upcoming.result()
+            upcoming = drawer.submit(draw, size)
+            yield current
+        yield upcoming.result()
+
+
+def train(args, lang, nets, train_chunk, rngs, show_rngs, score=None):
     """Train each network (one per run) on round(epoch * 1000) strings of its own, drawn CHUNK at a
     time from its generator and passed to train_chunk(batches, tick) -> errors (runs, count);
-    report after each chunk and save every run's checkpoint every SAVE_EVERY strings and at the
-    end. Ctrl-C stops after saying which checkpoint was saved last. One network may also be
-    passed alone, with train_chunk(batch, tick) -> errors (count,) as autograd_trainer makes it,
-    and its two generators."""
+    report after each chunk (score goes to report()) and save every run's checkpoint every
+    SAVE_EVERY strings and at the end. Ctrl-C stops after saying which checkpoint was saved last.
+    One network may also be passed alone, with train_chunk(batch, tick) -> errors (count,) as
+    autograd_trainer makes it, and its two generators."""
     if not isinstance(nets, list):
         one = train_chunk
         nets, rngs, show_rngs = [nets], [rngs], [show_rngs]
@@ -284,13 +305,12 @@ def train(args, lang, nets, train_chunk, rngs, show_rngs):
     bar = ProgressBar(total)
     done, recent, saved = 0, None, None
     try:
-        while done < total:
-            batches = [lang.batch(min(CHUNK, total - done), rng) for rng in rngs]
+        for batches in drawn_ahead(lang, rngs, total):
             mean = None if recent is None else recent.mean()
             recent = train_chunk(batches, lambda i: bar.update(done + i, mean)).mean(axis=1)
             done += len(batches[0].length)
             bar.clear()
-            report(lang, nets, show_rngs, done, len(batches[0].length), recent)
+            report(lang, nets, show_rngs, done, len(batches[0].length), recent, score)
             if done % SAVE_EVERY == 0 or done == total:
                 for r, net in enumerate(nets):
                     saved = run_checkpoint(args, done / 1000, r if several else None)
@@ -345,7 +365,8 @@ def main(argv=None):
     print(f'{lang!r}, {args.model.upper()} with {args.hid} hidden units, {args.optim} lr {args.lr:g}, '
           f'{runs}{round(args.epoch * 1000)} strings, {args.engine} engine')
     if args.engine == 'fast':
-        train(args, lang, nets, fast_trainer(args, nets), rngs, show_rngs)
+        train_chunk, score = fast_trainer(args, nets)
+        train(args, lang, nets, train_chunk, rngs, show_rngs, score)
     elif args.runs == 1:
         optimizer = make_optimizer(args, nets[0])
         train(args, lang, nets[0], autograd_trainer(nets[0], optimizer, lang), rngs[0], show_rngs[0])

@@ -117,6 +117,22 @@ def test_a_run_learns_the_same_alone_or_with_others():
     assert not torch.equal(trained[10].W, trained[11].W)
 
 
+@pytest.mark.parametrize('model', ['srn', 'lstm'])
+def test_errors_without_training_match_torch_and_change_nothing(model):
+    lang = AnBn('anb2nc3n', 3)
+    nets = [random_net(model, lang, 3, seed) for seed in range(3)]
+    batches = [lang.batch(5, np.random.default_rng(seed)) for seed in range(3)]
+    fast = seq_fast.FastTrainer(nets, threads=1)
+    errors = fast.errors(batches)
+    for net, batch, row in zip(nets, batches, errors):
+        prob_out = seq_train.predict(net, lang, batch)[2]
+        np.testing.assert_allclose(row, seq_train.string_errors(prob_out, batch), rtol=1e-10)
+    # weights and optimizer state untouched: training afterwards goes as from a fresh start
+    untouched = seq_fast.FastTrainer(nets, threads=1)
+    np.testing.assert_array_equal(fast.train_chunk(batches), untouched.train_chunk(batches))
+    np.testing.assert_array_equal(fast.groups[0].theta, untouched.groups[0].theta)
+
+
 def test_mismatched_networks_and_batches_are_refused():
     lang = AnBn('anbn', 3)
     with pytest.raises(ValueError, match='differ'):
