@@ -2,18 +2,20 @@
 
 speed: per training string, SRN with 2 hidden units on anb2n and LSTM with 3 on anb2nc3n, at
        seq_train.py's defaults, both engines in one process on the same strings; prints the ratio.
-runs:  what 16 runs cost compared with 1, fast engine, per training string: the engine alone
-       (strings already drawn) and with drawing the strings (lang.batch, once per run).
+runs:  what 16 runs cost compared with 1 in the fast engine alone, per training string (strings
+       drawn beforehand).
+command: the whole seq_train.py command at its defaults with --runs 16 against --runs 1, wall
+       clock: the issue's target (16 runs at most 3x one).
 reliability (only when asked for, slow): seq_train.py at its defaults for seeds 1..N with both
        engines (the fast one as one --runs N command, the autograd one seed after seed), and the
        fraction of seeds that reach the course's error on 1000 fresh strings after training:
        at most 0.04 for the SRN on anb2n ("about 0.03"), below 0.02 for the LSTM on anb2nc3n;
        also how many solved the task (every determined symbol predicted).
-Times are the best of several repeats, taken in turns, as CPU time of this process, which
-other programs on the machine disturb less than the wall clock; with --threads 2 (the runs
-part in two threads, as seq_train.py does on two cores) use --wall.
+Times of speed and runs are the best of several repeats, taken in turns, as CPU time of this
+process, which other programs on the machine disturb less than the wall clock; with --threads 2
+(the runs part in two threads, as seq_train.py does on two cores) use --wall. Run it alone.
 
-    python3 bench/bench_seq.py                 # speed and runs
+    python3 bench/bench_seq.py                 # speed, runs and command (about 4 min)
     python3 bench/bench_seq.py --only runs --threads 2 --wall
     python3 bench/bench_seq.py --only reliability --model srn --seeds 8    # about 40 min
     python3 bench/bench_seq.py --only reliability --model lstm --seeds 3   # about 90 min
@@ -23,6 +25,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -83,25 +86,35 @@ def speed(clock, repeats):
 
 
 def runs_cost(clock, repeats, threads, count=1000, many=16):
-    print(f'{many} runs vs 1, fast engine, per string of each run ({count} strings a chunk, '
-          f'{threads} thread{"s" if threads > 1 else ""})')
+    print(f'{many} runs vs 1, fast engine alone (strings drawn beforehand), per string of each run '
+          f'({count} strings a chunk, {threads} thread{"s" if threads > 1 else ""})')
     for model, lang_name in CASES:
-        timings = {}
         jobs = []
         for runs in (1, many):
             args, lang, nets = setup(model, lang_name, runs)
             fast = fast_trainer(args, nets, threads)
-            rngs = [np.random.default_rng([args.seed + r, 0]) for r in range(runs)]
-            batches = [lang.batch(count, rng) for rng in rngs]
+            batches = [lang.batch(count, np.random.default_rng([args.seed + r, 0])) for r in range(runs)]
             fast.train_chunk(batches)
-            jobs += [lambda f=fast, b=batches: f.train_chunk(b),
-                     lambda f=fast, lang=lang, rngs=rngs: f.train_chunk([lang.batch(count, g) for g in rngs])]
-        engine1, drawn1, engine_many, drawn_many = (s / count * 1e6 for s in best_of(repeats, jobs, clock))
-        timings = dict(engine=(engine1, engine_many), drawing=(drawn1, drawn_many))
-        for part, (one, several) in timings.items():
-            what = 'engine alone' if part == 'engine' else 'with drawing the strings'
-            print(f'  {model.upper()} {lang_name}, {what}: 1 run {one:.1f} us, {many} runs {several:.1f} us '
-                  f'-> {several / one:.2f}x')
+            jobs.append(lambda f=fast, b=batches: f.train_chunk(b))
+        one, several = (s / count * 1e6 for s in best_of(repeats, jobs, clock))
+        print(f'  {model.upper()} {lang_name}: 1 run {one:.1f} us, {many} runs {several:.1f} us '
+              f'-> {several / one:.2f}x')
+
+
+def command_cost(repeats, many=16):
+    """The whole seq_train.py command at its defaults, --runs 1 against --runs many, wall clock
+    (all cores, as a student runs it; output and checkpoints thrown away)."""
+    print(f'whole seq_train.py commands at the defaults, --runs {many} vs --runs 1, wall clock, best of {repeats}')
+    with tempfile.TemporaryDirectory() as out_path:
+        for model, lang_name in CASES:
+            command = [sys.executable, os.path.join(ROOT, 'seq_train.py'), '--lang', lang_name,
+                       '--model', model, '--out_path', out_path]
+            jobs = [lambda runs=runs: subprocess.run(command + ['--runs', str(runs)], check=True,
+                                                     stdout=subprocess.DEVNULL)
+                    for runs in (1, many)]
+            one, several = best_of(repeats, jobs, time.perf_counter)
+            print(f'  seq_train.py --lang {lang_name} --model {model}: 1 run {one:.1f} s, '
+                  f'{many} runs {several:.1f} s -> {several / one:.2f}x')
 
 
 def run_seq_train(*flags):
@@ -132,7 +145,7 @@ def reliability(model, seeds, out_path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--only', choices=['speed', 'runs', 'reliability'], help='run one part only')
+    parser.add_argument('--only', choices=['speed', 'runs', 'command', 'reliability'], help='run one part only')
     parser.add_argument('--repeats', type=int, default=5, help='repeats per measurement (best is kept)')
     parser.add_argument('--threads', type=int, default=1,
                         help='threads for the runs part (default 1; with more, time with --wall)')
@@ -148,6 +161,8 @@ def main():
         speed(clock, bench.repeats)
     if bench.only in (None, 'runs'):
         runs_cost(clock, bench.repeats, bench.threads)
+    if bench.only in (None, 'command'):
+        command_cost(min(bench.repeats, 3))
     if bench.only == 'reliability':
         reliability(bench.model, bench.seeds, bench.out_path)
 
