@@ -25,26 +25,48 @@ from common import UserError
 from seq_models import Language, StringBatch
 
 SYMBOLS = 'BTSXPVE'
+B, E = SYMBOLS.index('B'), SYMBOLS.index('E')
 # state -> the (symbol, next state) pairs leaving it; None is the end
 MACHINE = {0: (('T', 1), ('P', 2)), 1: (('S', 1), ('X', 3)), 2: (('T', 2), ('V', 4)),
            3: (('X', 2), ('S', 5)), 4: (('P', 3), ('V', 5)), 5: (('E', None),)}
-MAX_TRIES = 100_000      # draws allowed per string before --length is judged unreachable
+MAX_ROUNDS = 10_000     # rounds of drawing (of 100 strings or more) before --length is judged unreachable
+
+END = len(MACHINE)       # the state after E
 
 
-def reber_walk(rng):
-    """One Reber string as (symbols, states after each symbol but the last, next-symbol probabilities)."""
-    symbols, states, probs = ['B'], [], []
-    state = 0
-    while state is not None:
-        exits = MACHINE[state]
-        prob = np.zeros(len(SYMBOLS))
+def machine_tables():
+    """MACHINE as arrays, for walking many strings at once: way k (0 or 1) out of state s emits
+    exit_symbol[s, k] and goes to exit_state[s, k]; state_prob[s] is the distribution of the
+    symbol after state s. END stays END, emitting B as padding."""
+    exit_symbol = np.full((END + 1, 2), B)
+    exit_state = np.full((END + 1, 2), END)
+    state_prob = np.zeros((END + 1, len(SYMBOLS)))
+    for state, exits in MACHINE.items():
+        for k in (0, 1):
+            symbol, target = exits[k % len(exits)]      # state 5 has one way out, E: both take it
+            exit_symbol[state, k] = SYMBOLS.index(symbol)
+            exit_state[state, k] = END if target is None else target
         for symbol, _ in exits:
-            prob[SYMBOLS.index(symbol)] = 1.0 / len(exits)
+            state_prob[state, SYMBOLS.index(symbol)] = 1.0 / len(exits)
+    return exit_symbol, exit_state, state_prob
+
+
+EXIT_SYMBOL, EXIT_STATE, STATE_PROB = machine_tables()
+
+
+def reber_walks(count, rng):
+    """`count` Reber strings, walked side by side, each taking either way out of a state with
+    probability 1/2 -> (symbols (count, width+1), states after each symbol but the last
+    (count, width; END after the string), input steps (count,)); padding is B."""
+    state = np.zeros(count, dtype=np.int64)
+    symbols, states = [np.full(count, B)], []
+    while (state != END).any():
+        way = rng.integers(2, size=count)
         states.append(state)
-        probs.append(prob)
-        symbol, state = exits[rng.integers(len(exits))]
-        symbols.append(symbol)
-    return symbols, states, probs
+        symbols.append(EXIT_SYMBOL[state, way])
+        state = EXIT_STATE[state, way]
+    states = np.stack(states, axis=1)
+    return np.stack(symbols, axis=1), states, (states != END).sum(axis=1)
 
 
 class Reber(Language):
@@ -61,40 +83,60 @@ class Reber(Language):
     def __repr__(self):
         return f'Reber(embed={self.embed}, length={self.min_length})'
 
-    def one_string(self, rng):
-        """One string -> (symbol indices, states, next-symbol probabilities, scored steps)."""
-        for _ in range(MAX_TRIES):
-            symbols, states, probs = reber_walk(rng)
-            if len(symbols) >= self.min_length:
+    def inner_strings(self, count, rng):
+        """`count` Reber strings of at least min_length symbols, as reber_walks returns them:
+        strings are drawn in rounds (at least 100 at a time, walking many costs little more than
+        walking one), and the first long enough ones kept, until there are `count`."""
+        kept, have = [], 0
+        for _ in range(MAX_ROUNDS):
+            symbols, states, length = reber_walks(max(count - have, 100), rng)
+            long_enough = np.flatnonzero(length + 1 >= self.min_length)[:count - have]
+            kept.append((symbols[long_enough], states[long_enough], length[long_enough]))
+            have += len(long_enough)
+            if have == count:
                 break
         else:
             raise UserError(f'Reber strings of {self.min_length} or more symbols are too rare: '
                             f'use a smaller --length')
-        scored = [True] * len(states)
-        if self.embed:
-            side = 'TP'[rng.integers(2)]
-            offset = 2 if side == 'T' else 10
-            must = np.eye(len(SYMBOLS))
-            symbols = ['B', side] + symbols + [side, 'E']
-            states = [0, offset - 1] + [s + offset for s in states] + [offset + 6, 17]
-            either = np.zeros(len(SYMBOLS))
-            either[[SYMBOLS.index('T'), SYMBOLS.index('P')]] = 0.5
-            probs = [either, must[0]] + probs + [must[SYMBOLS.index(side)], must[SYMBOLS.index('E')]]
-            scored = [True, True] + scored + [False, True]
-        return [SYMBOLS.index(s) for s in symbols], states, probs, scored
+        width = max(states.shape[1] for _, states, _ in kept)     # input steps of the longest walk
+        widen = lambda a, columns, value: np.pad(a, ((0, 0), (0, columns - a.shape[1])), constant_values=value)
+        return (np.concatenate([widen(symbols, width + 1, B) for symbols, _, _ in kept]),
+                np.concatenate([widen(states, width, END) for _, states, _ in kept]),
+                np.concatenate([length for _, _, length in kept]))
 
     def batch(self, count, rng):
-        """`count` strings as a StringBatch (one Python loop per string: Reber strings are cheap)."""
-        strings = [self.one_string(rng) for _ in range(count)]
-        length = np.array([len(s[1]) for s in strings], dtype=np.int64)
-        T = length.max()
-        seq = np.zeros((count, T + 1), dtype=np.int64)
-        state = np.zeros((count, T), dtype=np.int64)
-        prob = np.zeros((count, T, len(SYMBOLS)))
-        scored = np.zeros((count, T), dtype=bool)
-        for i, (symbols, states, probs, score) in enumerate(strings):
-            seq[i, :len(symbols)] = symbols
-            state[i, :length[i]] = states
-            prob[i, :length[i]] = probs
-            scored[i, :length[i]] = score
-        return StringBatch(seq, length, prob, state, scored)
+        """`count` strings as a StringBatch, built with whole-array numpy operations."""
+        seq, state, length = self.inner_strings(count, rng)
+        prob = STATE_PROB[state]
+        scored = state != END                               # the input steps of each string
+        state = np.where(scored, state, 0)
+        if self.embed:
+            seq, state, length, prob, scored = self.embed_strings(seq, state, length, prob, scored, rng)
+        width = length.max()
+        return StringBatch(seq[:, :width + 1], length, prob[:, :width], state[:, :width], scored[:, :width])
+
+    def embed_strings(self, seq, state, length, prob, inside, rng):
+        """Wrap inner strings as B, T or P, the string, the same T or P, E, with the states of the
+        module docstring -> seq, state, length, prob, scored (every input step but the final one)."""
+        count = len(length)
+        rows = np.arange(count)
+        side = np.where(rng.integers(2, size=count) == 0, SYMBOLS.index('T'), SYMBOLS.index('P'))
+        offset = np.where(side == SYMBOLS.index('T'), 2, 10)
+        after = 2 + length                                  # the input step reading the inner E
+        wrap = lambda a, value: np.pad(a, [(0, 0), (2, 2)] + [(0, 0)] * (a.ndim - 2), constant_values=value)
+        seq = wrap(seq, B)
+        seq[:, 1] = side
+        seq[rows, after + 1] = side
+        seq[rows, after + 2] = E
+        state = wrap(np.where(inside, state + offset[:, None], 0), 0)
+        state[:, 1] = offset - 1
+        state[rows, after], state[rows, after + 1] = offset + 6, 17
+        prob = wrap(prob, 0.0)
+        prob[:, 0, [SYMBOLS.index('T'), SYMBOLS.index('P')]] = 0.5
+        prob[:, 1, B] = 1.0
+        prob[rows, after, side] = 1.0
+        prob[rows, after + 1, E] = 1.0
+        scored = wrap(inside, False)
+        scored[:, :2] = True
+        scored[rows, after + 1] = True                      # not after: the final step is reported apart
+        return seq, state, length + 4, prob, scored

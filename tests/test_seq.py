@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import reber
 import seq_plot
 import seq_train
 from anbn import FAMILY, AnBn
@@ -130,11 +131,14 @@ def test_embedded_reber_strings_repeat_their_t_or_p():
     assert sides == {'T', 'P'}
 
 
-def test_reber_minimum_length_and_bad_length():
+def test_reber_minimum_length_and_bad_length(monkeypatch):
     batch = Reber(length=12).batch(100, np.random.default_rng(5))
     assert (batch.length + 1 >= 12).all()
     with pytest.raises(UserError):
         Reber(length=0)
+    monkeypatch.setattr(reber, 'MAX_ROUNDS', 5)
+    with pytest.raises(UserError, match='too rare'):
+        Reber(length=200).batch(3, np.random.default_rng(5))
 
 
 def test_get_sequence_is_batch_of_one_and_pick_trims():
