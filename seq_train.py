@@ -224,8 +224,8 @@ def autograd_trainer(net, optimizer, lang):
     return train_chunk
 
 
-def several_autograd(args, nets, lang):
-    """train_chunk for several runs with the autograd loop: one run after the other."""
+def autograd_runs(args, nets, lang):
+    """train_chunk for one or several runs with the autograd loop: one run after the other."""
     trainers = [autograd_trainer(net, make_optimizer(args, net), lang) for net in nets]
 
     def train_chunk(batches, tick):
@@ -367,11 +367,8 @@ def main(argv=None):
     if args.engine == 'fast':
         train_chunk, score = fast_trainer(args, nets)
         train(args, lang, nets, train_chunk, rngs, show_rngs, score)
-    elif args.runs == 1:
-        optimizer = make_optimizer(args, nets[0])
-        train(args, lang, nets[0], autograd_trainer(nets[0], optimizer, lang), rngs[0], show_rngs[0])
     else:
-        train(args, lang, nets, several_autograd(args, nets, lang), rngs, show_rngs)
+        train(args, lang, nets, autograd_runs(args, nets, lang), rngs, show_rngs)
     results = [evaluate(net, lang, lang.batch(1000, rng)) for net, rng in zip(nets, show_rngs)]
     for r, (error, right) in enumerate(results):
         run = f'run {r} (seed {args.seed + r}) ' if args.runs > 1 else ''
