@@ -1,9 +1,14 @@
-"""What the lab scripts share: one-line errors, device choice, seeding, plotting, safe saves.
+"""What the lab scripts share: one-line errors, checked flag values and output paths, device
+choice, seeding, plotting, atomic saves.
 
-Every script runs its `main()` through `run_main`, so a mistake by the user
-(a bad flag value, a missing or corrupt file) ends with one clear line on
-stderr and a non-zero exit instead of a traceback.
+Every script runs its `main()` through `run_main`, so a mistake by the user (a bad flag value, a
+missing or corrupt file, a full disk) ends with one clear line on stderr and a non-zero exit
+instead of a traceback. Flag values are checked by argparse types made with `number()`, so every
+script words a bad number the same way, and output paths are checked with `writable_dir()` /
+`writable_file()` before any training starts, so no work is lost to a path that cannot be written.
 """
+import argparse
+import math
 import os
 import random
 import sys
@@ -12,13 +17,16 @@ import tempfile
 import numpy as np
 import torch
 
+SEED_LIMIT = 2 ** 32      # numpy and torch accept seeds 0 .. 2**32 - 1
+
 
 class UserError(Exception):
     """A problem the user can fix (bad input, missing file); printed as one line."""
 
 
 def run_main(main):
-    """Call `main()`; turn UserError into `error: ...` and exit 2, Ctrl-C into exit 130."""
+    """Call `main()`; turn UserError into `error: ...` and exit 2, Ctrl-C into exit 130, and the
+    failures no check can foresee (out of memory, a disk that fills up) into one line and exit 1."""
     try:
         main()
     except UserError as err:
@@ -30,7 +38,83 @@ def run_main(main):
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    except MemoryError:
+        print("error: out of memory: use smaller sizes", file=sys.stderr)
+        sys.exit(1)
+    except OSError as err:
+        where = f" {err.filename}" if err.filename else ""
+        print(f"error: cannot write or read{where}: {err.strerror or err}", file=sys.stderr)
+        sys.exit(1)
 
+
+# ---------------------------------------------------------------- flag values
+
+def number(kind=float, low=None, high=None, low_open=False, high_open=False):
+    """An argparse `type`: a finite int or float in [low, high] (an end is open where asked,
+    None is no bound). A bad value gets argparse's usage line and
+    `argument --lr: must be a number > 0, not 'nan'`, the same wording in every script."""
+    bounds = []
+    if low is not None:
+        bounds.append(f"{'>' if low_open else '>='} {low:g}")
+    if high is not None:
+        bounds.append(f"{'<' if high_open else '<='} {high:g}")
+    wanted = f"{'a whole number' if kind is int else 'a number'}{' ' if bounds else ''}{' and '.join(bounds)}"
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {wanted}, not {text!r}") from None
+        if (not math.isfinite(value)
+                or low is not None and (value <= low if low_open else value < low)
+                or high is not None and (value >= high if high_open else value > high)):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, not {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__       # argparse names the type in some messages
+    return parse
+
+
+SEED = number(int, 0, SEED_LIMIT - 1)
+
+
+# ---------------------------------------------------------------- output paths
+
+def writable_dir(path, flag):
+    """Check, before any work, that folder `path` (empty: the current one) can be created and
+    written; return it. UserError naming `flag` if not."""
+    path = path or "."
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{flag} {path} is a file, not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".probe-")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        raise UserError(f"{flag}: cannot write in {path}: {err.strerror or err}") from None
+    return path
+
+
+def writable_file(path, flag):
+    """Check, before any work, that file `path` can be written (its folder made and written, and
+    it is not a folder); return it. UserError naming `flag` if not."""
+    if not path:
+        raise UserError(f"{flag} needs a file name")
+    if os.path.isdir(path):
+        raise UserError(f"{flag} {path} is a folder, not a file")
+    writable_dir(os.path.dirname(path), flag)
+    return path
+
+
+def check_finite(tensors, what):
+    """UserError when any tensor holds NaN or infinity (a training that diverged)."""
+    if not all(torch.isfinite(t).all() for t in tensors):
+        raise UserError(f"{what} are not finite (NaN or infinity): training diverged; "
+                        "try a smaller learning rate")
+
+
+# ---------------------------------------------------------------- device, seeds, plots
 
 def pick_device(no_cuda=False):
     """CUDA if present (unless no_cuda), else Apple MPS if present, else CPU."""
@@ -57,26 +141,42 @@ def pyplot(show=False):
     return plt
 
 
-def save_figure(fig, path):
-    """Save a figure, creating its folder; return the path."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    return path
+# ---------------------------------------------------------------- atomic writes
 
-
-def save_atomic(obj, path):
-    """torch.save through a temporary file and a rename, so an interrupted
-    save never leaves a half-written file at `path`."""
+def write_atomic(path, write):
+    """Call write(temporary path) in path's folder, then rename the file onto `path`: a failed
+    or interrupted write (full disk, Ctrl-C) leaves the old file, if any, as it was."""
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pth")
+    suffix = os.path.splitext(path)[1]
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
     try:
-        torch.save(obj, tmp)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    return path
+
+
+def save_atomic(obj, path):
+    """torch.save `obj` to `path` atomically."""
+    return write_atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+def save_text(text, path):
+    """Write a text file atomically."""
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+    return write_atomic(path, write)
+
+
+def save_figure(fig, path):
+    """Save a figure atomically (format from the file name), creating its folder; return the path."""
+    fmt = os.path.splitext(path)[1].lstrip(".") or None
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format=fmt))
