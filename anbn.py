@@ -8,9 +8,15 @@ Targets: while A's run the next symbol is A or B, which the course scores agains
 network cannot know n); every later symbol of a block, and the A after the block's last symbol,
 is determined. Every step is scored.
 
-States (for colouring plots): k while reading the k-th A of a block (1..length), then
-length+1+r where r counts down the symbols still to come in the block, so the block's last
-symbol, the one that predicts the next A, has state length+1.
+States: each number is one state of the minimal machine that predicts the next symbol for
+n <= length, so two steps share a number exactly when the rest of their block is the same:
+  k              after the k-th A of a block (1..length)
+  length+1+r     in the block's last run (the B's of anbn and anb2n, the C's of the three-letter
+                 languages), r = symbols still to come in the block; the block's last symbol,
+                 the one that predicts the next A, has state length+1
+  then, for the three-letter languages only, one number per (n, B's read so far) in the B run:
+                 first those of n = 1, then n = 2, ... (the B run must remember n for the C's)
+For n > length (generalisation tests) the numbers are no longer a machine.
 """
 import numpy as np
 
@@ -39,10 +45,45 @@ class AnBn(Language):
     def __repr__(self):
         return f'AnBn({self.name!r}, length={self.max_n})'
 
+    @property
+    def num_states(self):
+        """States of the minimal next-symbol machine for n <= length (numbered 1..num_states)."""
+        m, L = self.multiples, self.max_n
+        middle = m[1] * L * (L + 1) // 2 if len(m) == 3 else 0
+        return L + m[-1] * L + middle
+
+    def state_numbers(self, block_n, pos):
+        """State number of the step at position `pos` (from 0) of a block with this n (arrays)."""
+        m, L = self.multiples, self.max_n
+        remaining = block_n * m.sum() - 1 - pos
+        state = np.where(pos < block_n, pos + 1, L + 1 + remaining)
+        if len(m) == 3:                   # the B run: one state per (n, B's read so far)
+            b_read = pos + 1 - block_n
+            in_b = (pos >= block_n) & (b_read <= m[1] * block_n)
+            before = m[1] * (block_n - 1) * block_n // 2       # B states of the smaller n's
+            state = np.where(in_b, L + 1 + m[2] * L + before + b_read - 1, state)
+        return state
+
+    def state_phases(self):
+        """One line per symbol saying which state numbers its steps take (for plot legends)."""
+        m, L = self.multiples, self.max_n
+        lines = [f'A: 1-{L} = A\'s read']
+        last = self.symbols[-1]
+        if len(m) == 3:
+            first_b = L + 1 + m[2] * L
+            lines.append(f'B: {first_b}-{self.num_states} = (n, B\'s read), n = 1 first')
+        lines.append(f'{last}: {L + 1}-{L + m[-1] * L} = {L + 1} + {last}\'s still to come')
+        return lines
+
     def batch(self, count, rng):
-        """`count` strings as a StringBatch, built with whole-array numpy operations."""
+        """`count` strings as a StringBatch, each block with its own n drawn from 1 to length."""
+        return self.blocks(rng.integers(1, self.max_n + 1, size=(count, NUM_BLOCKS)))
+
+    def blocks(self, n):
+        """The strings whose blocks have the n's in `n` (count, NUM_BLOCKS), as a StringBatch,
+        built with whole-array numpy operations (any n >= 1, also beyond length)."""
+        count = len(n)
         groups = len(self.multiples)
-        n = rng.integers(1, self.max_n + 1, size=(count, NUM_BLOCKS))
         block_len = n * self.multiples.sum()                                # (count, blocks)
         run_len = (n[:, :, None] * self.multiples).reshape(count, -1)       # A-run, B-run, ... per block
         length = block_len.sum(axis=1)                                      # input steps per string
@@ -55,13 +96,10 @@ class AnBn(Language):
         seq = np.zeros((count, length.max() + 1), dtype=np.int64)          # padding and final A are 0 = A
         seq[row, col] = symbol
 
-        # position within the block -> state number
         flat_len = block_len.ravel()
         pos = np.arange(total) - np.repeat(np.cumsum(flat_len) - flat_len, flat_len)
-        block_n = np.repeat(n.ravel(), flat_len)
-        remaining = np.repeat(flat_len, flat_len) - 1 - pos
         state = np.zeros((count, length.max()), dtype=np.int64)
-        state[row, col] = np.where(pos < block_n, pos + 1, self.max_n + 1 + remaining)
+        state[row, col] = self.state_numbers(np.repeat(n.ravel(), flat_len), pos)
 
         prob = np.zeros((count, length.max(), groups))
         prob[row, col, seq[row, col + 1]] = 1.0
