@@ -11,10 +11,10 @@ is determined. Every step is scored.
 States: each number is one state of the minimal machine that predicts the next symbol for
 n <= length, so two steps share a number exactly when the rest of their block is the same:
   k              after the k-th A of a block (1..length)
-  length+1+r     in the block's last run (the B's of anbn and anb2n, the C's of the three-letter
-                 languages), r = symbols still to come in the block; the block's last symbol,
-                 the one that predicts the next A, has state length+1
-  then, for the three-letter languages only, one number per (n, B's read so far) in the B run:
+  length+1+r     once only the last letter is left to come (the B's of anbn and anb2n; the last
+                 B and the C's of the three-letter languages), r = symbols still to come in the
+                 block: the block's last symbol, the one that predicts the next A, has length+1
+  then, for the three-letter languages, one number per (n, B's read) for every B but the last:
                  first those of n = 1, then n = 2, ... (the B run must remember n for the C's)
 For n > length (generalisation tests) the numbers are no longer a machine.
 """
@@ -49,30 +49,32 @@ class AnBn(Language):
     def num_states(self):
         """States of the minimal next-symbol machine for n <= length (numbered 1..num_states)."""
         m, L = self.multiples, self.max_n
-        middle = m[1] * L * (L + 1) // 2 if len(m) == 3 else 0
-        return L + m[-1] * L + middle
+        inner_b = m[1] * L * (L + 1) // 2 - L if len(m) == 3 else 0     # B's that are not the last
+        return L + m[-1] * L + (len(m) == 3) + inner_b
 
     def state_numbers(self, block_n, pos):
         """State number of the step at position `pos` (from 0) of a block with this n (arrays)."""
         m, L = self.multiples, self.max_n
         remaining = block_n * m.sum() - 1 - pos
         state = np.where(pos < block_n, pos + 1, L + 1 + remaining)
-        if len(m) == 3:                   # the B run: one state per (n, B's read so far)
+        if len(m) == 3:                   # every B but the last: one state per (n, B's read)
             b_read = pos + 1 - block_n
-            in_b = (pos >= block_n) & (b_read <= m[1] * block_n)
-            before = m[1] * (block_n - 1) * block_n // 2       # B states of the smaller n's
-            state = np.where(in_b, L + 1 + m[2] * L + before + b_read - 1, state)
+            inner_b = (pos >= block_n) & (b_read < m[1] * block_n)
+            before = m[1] * (block_n - 1) * block_n // 2 - (block_n - 1)    # those of smaller n's
+            state = np.where(inner_b, L + 2 + m[2] * L + before + b_read - 1, state)
         return state
 
     def state_phases(self):
         """One line per symbol saying which state numbers its steps take (for plot legends)."""
         m, L = self.multiples, self.max_n
-        lines = [f'A: 1-{L} = A\'s read']
-        last = self.symbols[-1]
-        if len(m) == 3:
-            first_b = L + 1 + m[2] * L
-            lines.append(f'B: {first_b}-{self.num_states} = (n, B\'s read), n = 1 first')
-        lines.append(f'{last}: {L + 1}-{L + m[-1] * L} = {L + 1} + {last}\'s still to come')
+        last, top = self.symbols[-1], L + m[-1] * L + (len(m) == 3)
+        lines = [f"A: 1-{L} = A's read"]
+        if len(m) == 3 and self.num_states > top:
+            lines.append(f"B: {top + 1}-{self.num_states} = (n, B's read), n = 1 first;"
+                         f" the last B as C")
+        elif len(m) == 3:
+            lines.append("B: the one B is numbered as C")
+        lines.append(f"{last}: {L + 1}-{top} = {L + 1} + {last}'s still to come")
         return lines
 
     def batch(self, count, rng):

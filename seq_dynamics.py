@@ -1,0 +1,538 @@
+"""How does a trained recurrent network do it? State machines, fixed points and generalisation.
+
+Four analyses of a network trained by seq_train.py, each usable from a Python prompt:
+
+  collect_states   the network's state after every step of many strings (for the LSTM the
+                   hidden and context units together), with the symbol read, the language's own
+                   state number, and the symbols the network predicts next
+  extract_fsm      cluster those states (k-means), build the transition graph (cluster, symbol ->
+                   cluster, with counts), label each state with the symbols the network predicts,
+                   merge equivalent states; fidelity() then measures on fresh strings how often the
+                   machine predicts what the network predicts, compare() how its states line up
+                   with the language's (purity, coverage, equivalence)
+  fixed_points     the fixed points of each symbol's map h -> F_s(h), found by Newton's method from
+                   many starts, with the Jacobian's eigenvalues and a class (attracting, ...)
+  generalisation   for the a^n b^n family, strings whose blocks all have the same n, n = 1 ... N:
+                   which n the network still gets right (for Reber: ever longer strings)
+
+    >>> from seq_dynamics import *
+    >>> states = collect_states(net, lang, lang.batch(200, rng))
+    >>> fsm = extract_fsm(states, clusters=12)
+    >>> fidelity(fsm, collect_states(net, lang, lang.batch(1000, rng)))
+
+A network "predicts" every symbol it gives at least LIKELY probability: where the language allows
+two symbols (A or B while the A's run, T or P after B in Reber) a trained network splits its
+output between them, and its single most likely symbol would flip from string to string.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from seq_models import run_model
+
+LIKELY = 0.05            # output probability from which a symbol counts as predicted
+FIDELITY_GOAL = 0.99     # the automatic number of clusters is the smallest reaching this
+MAX_CLUSTERS = 128
+START = -1               # the language's state number before the first symbol
+
+
+# ---------------------------------------------------------------- states visited
+
+@dataclass
+class States:
+    """Every input step of a batch of strings, flattened string by string (N steps):
+    points (N, D) the network's state after the step; symbol (N,) the symbol read; true (N,) the
+    language's state number; predicted (N,) the symbols the network predicts next, as a bit mask
+    (bit s for symbol s); following (N,) the symbol that really came next; first (N,) True at
+    each string's first step. start (D,) is the network's state before any symbol."""
+    points: np.ndarray
+    symbol: np.ndarray
+    true: np.ndarray
+    predicted: np.ndarray
+    following: np.ndarray
+    first: np.ndarray
+    start: np.ndarray
+
+
+def initial_state(net):
+    """The state before the first symbol: the SRN's tanh(H0); the LSTM's zeros (hidden, context)."""
+    if hasattr(net, 'H0'):
+        return net.initial_state().detach().double().numpy()
+    return np.zeros(2 * net.num_hid)
+
+
+def mask_of(prob):
+    """Output probabilities (..., S) -> bit masks of the symbols with at least LIKELY probability."""
+    return ((prob >= LIKELY) * (1 << np.arange(prob.shape[-1]))).sum(axis=-1)
+
+
+def spell_mask(mask, symbols):
+    """Bit mask -> 'A/B' (the symbols it holds); '-' when empty."""
+    return '/'.join(s for i, s in enumerate(symbols) if mask >> i & 1) or '-'
+
+
+@torch.no_grad()
+def network_states(net, lang, batch):
+    """Run the network over a batch -> (states (count, T, D), output probabilities (count, T, S))."""
+    hidden, context, output = run_model(net, lang.one_hot(batch.seq[:, :-1]))
+    states = hidden if context is None else torch.cat([hidden, context], dim=2)
+    return states.double().numpy(), torch.softmax(output.double(), dim=2).numpy()
+
+
+def collect_states(net, lang, batch):
+    """The States of every input step of `batch` (a StringBatch)."""
+    points, prob = network_states(net, lang, batch)
+    inside = np.arange(batch.state.shape[1]) < batch.length[:, None]
+    first = np.zeros_like(inside)
+    first[:, 0] = True
+    return States(points[inside], batch.seq[:, :-1][inside], batch.state[inside], mask_of(prob[inside]),
+                  batch.seq[:, 1:][inside], first[inside], initial_state(net))
+
+
+# ---------------------------------------------------------------- k-means
+
+def kmeans(points, k, rng, weights=None, restarts=2, iterations=60):
+    """Weighted k-means (k-means++ starts, the best of `restarts` by inertia) -> (centres (k, D),
+    assignment (N,)). k is capped at the number of distinct points."""
+    weights = np.ones(len(points)) if weights is None else weights
+    k = min(k, len(points))
+    best = None
+    for _ in range(restarts):
+        chosen = [rng.choice(len(points), p=weights / weights.sum())]
+        d2 = squared_distances(points, points[chosen]).ravel()
+        for _ in range(k - 1):                  # k-means++: the next centre far from those chosen
+            p = d2 * weights
+            chosen.append(rng.choice(len(points), p=p / p.sum()) if p.sum() > 0 else int(np.argmax(d2)))
+            d2 = np.minimum(d2, squared_distances(points, points[chosen[-1:]]).ravel())
+        centres = points[chosen]
+        for _ in range(iterations):
+            assign = squared_distances(points, centres).argmin(axis=1)
+            mass = np.bincount(assign, weights, minlength=k)
+            sums = np.stack([np.bincount(assign, weights * points[:, d], minlength=k)
+                             for d in range(points.shape[1])], axis=1)
+            moved = np.where(mass[:, None] > 0, sums / np.maximum(mass, 1e-300)[:, None], centres)
+            if np.allclose(moved, centres, rtol=0, atol=1e-10):
+                break
+            centres = moved
+        assign = squared_distances(points, centres).argmin(axis=1)
+        inertia = (weights * ((points - centres[assign]) ** 2).sum(axis=1)).sum()
+        if best is None or inertia < best[0]:
+            best = (inertia, centres, assign)
+    return best[1], best[2]
+
+
+def squared_distances(points, centres):
+    """(N, K) squared distances, computed as |x|^2 - 2 x.c + |c|^2 (one matrix product)."""
+    d2 = (points ** 2).sum(axis=1)[:, None] - 2 * points @ centres.T + (centres ** 2).sum(axis=1)
+    return np.maximum(d2, 0)
+
+
+# ---------------------------------------------------------------- state machines
+
+@dataclass
+class Machine:
+    """A deterministic machine over Q states: next_state[q, s] (-1: never seen), count[q, s] the
+    number of times that transition was taken (seen[q, s] times q read s at all), label[q] the
+    bit mask of the symbols predicted in q. Extracted machines also carry centres (Q, D), each
+    state's mean network state (the start state's is the initial state), and size[q], the steps
+    that fell in q."""
+    next_state: np.ndarray
+    count: np.ndarray
+    seen: np.ndarray
+    label: np.ndarray
+    start: int
+    centres: np.ndarray = None
+    size: np.ndarray = None
+
+    @property
+    def num_states(self):
+        """States other than the start state."""
+        return len(self.label) - 1
+
+
+def build_machine(state, symbol, label_votes, first, num_states, num_symbols):
+    """The machine whose state after step i is state[i] (0..num_states-1; the start state is
+    num_states): transitions by majority with counts, each state labelled with its most frequent
+    label_votes (bit masks)."""
+    start = num_states
+    before = np.where(first, start, np.roll(state, 1))
+    tally = np.zeros((num_states + 1, num_symbols, num_states + 1), dtype=np.int64)
+    np.add.at(tally, (before, symbol, state), 1)
+    seen = tally.sum(axis=2)
+    next_state = np.where(seen > 0, tally.argmax(axis=2), -1)
+    label = np.zeros(num_states + 1, dtype=np.int64)
+    for q in range(num_states):
+        votes = label_votes[state == q]
+        if len(votes):
+            values, counts = np.unique(votes, return_counts=True)
+            label[q] = values[counts.argmax()]
+    return Machine(next_state, tally.max(axis=2), seen, label, start)
+
+
+def minimise(machine):
+    """Merge equivalent states (same label, and each symbol leads to equivalent states; a missing
+    transition only matches a missing one), by partition refinement -> (smaller Machine,
+    block (Q,): the new state of each old one). The start state stays apart."""
+    label = np.where(np.arange(len(machine.label)) == machine.start, -1, machine.label)
+    block = np.unique(label, return_inverse=True)[1]
+    while True:
+        target = np.where(machine.next_state >= 0, block[machine.next_state], -1)
+        signature = np.column_stack([block, target])
+        refined = np.unique(signature, axis=0, return_inverse=True)[1].ravel()
+        if refined.max() == block.max():
+            break
+        block = refined
+    # renumber so the start state is last, as in build_machine
+    order = [b for b in dict.fromkeys(block) if b != block[machine.start]] + [block[machine.start]]
+    block = np.array([order.index(b) for b in block])
+    num = len(order)
+    first = np.array([np.flatnonzero(block == b)[0] for b in range(num)])     # a member of each
+    next_state = np.where(machine.next_state[first] >= 0, block[machine.next_state[first]], -1)
+    count = np.zeros((num, machine.count.shape[1]), dtype=np.int64)
+    seen = np.zeros_like(count)
+    np.add.at(count, block, machine.count)
+    np.add.at(seen, block, machine.seen)
+    merged = Machine(next_state, count, seen, machine.label[first], num - 1)
+    if machine.size is not None:
+        merged.size = np.bincount(block, machine.size, minlength=num)
+        weight = np.maximum(machine.size, 1e-12)[:, None]
+        merged.centres = np.stack([(machine.centres[block == b] * weight[block == b]).sum(axis=0)
+                                   / weight[block == b].sum() for b in range(num)])
+    return merged, block
+
+
+def nearest(centres, points):
+    """The index of the nearest centre of each point."""
+    return squared_distances(points, centres).argmin(axis=1)
+
+
+def cluster_machine(states, clusters, rng):
+    """Cluster the visited states into `clusters` groups and build the (unminimised) machine."""
+    # states a thousandth apart count as one point (weighted by how often it was visited)
+    rounded = np.round(states.points, 3)
+    unique, inverse, counts = np.unique(rounded, axis=0, return_inverse=True, return_counts=True)
+    centres, assign = kmeans(unique, clusters, rng, counts.astype(float))
+    state = assign[inverse.ravel()]
+    num_symbols = int(max(states.symbol.max(), states.following.max())) + 1
+    machine = build_machine(state, states.symbol, states.predicted, states.first, len(centres), num_symbols)
+    machine.centres = np.vstack([centres, states.start])
+    machine.size = np.append(np.bincount(state, minlength=len(centres)), 0)
+    return machine
+
+
+def extract_fsm(states, clusters=None, check=None, rng=None):
+    """The minimised machine extracted from `states` with `clusters` clusters; with clusters None,
+    the smallest number (found by doubling, then halving the gap) whose machine predicts what the
+    network predicts on at least FIDELITY_GOAL of the steps of `check` (States of other strings;
+    `states` themselves when not given), or the best found up to MAX_CLUSTERS.
+    Returns (machine, clusters used)."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    if clusters is not None:
+        return minimise(cluster_machine(states, clusters, rng))[0], clusters
+    check = states if check is None else check
+    tried = {}
+
+    def attempt(k):
+        if k not in tried:
+            machine = minimise(cluster_machine(states, k, rng))[0]
+            tried[k] = (fidelity(machine, check), machine)
+        return tried[k][0] >= FIDELITY_GOAL
+
+    low, high = 1, 2                            # low fails (or is 1), high is the next try
+    while not attempt(high):
+        low = high
+        if high >= MAX_CLUSTERS:
+            best = max(tried, key=lambda k: (tried[k][0], -k))
+            return tried[best][1], best
+        high = min(2 * high, MAX_CLUSTERS)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if attempt(middle):
+            high = middle
+        else:
+            low = middle
+    return tried[high][1], high
+
+
+def run_machine(machine, states):
+    """Walk the machine along the strings of `states` -> (state after each step, label predicted).
+    Where it meets a transition it never saw, it is lost for the rest of that string: state -1,
+    predicting nothing (-1)."""
+    state = np.empty(len(states.symbol), dtype=np.int64)
+    q = machine.start
+    for i, (symbol, first) in enumerate(zip(states.symbol, states.first)):
+        q = machine.start if first else q
+        q = -1 if q < 0 else machine.next_state[q, symbol]
+        state[i] = q
+    return state, np.where(state < 0, -1, machine.label[state])
+
+
+def fidelity(machine, states):
+    """The fraction of steps where the machine predicts the same symbols as the network."""
+    return float((run_machine(machine, states)[1] == states.predicted).mean())
+
+
+def language_machine(states):
+    """The language's own machine, from its state numbers along the strings of `states`:
+    state i of the machine is the i-th distinct number (numbers[i]); labels are the symbols that
+    really followed. -> (Machine, numbers)."""
+    numbers, state = np.unique(states.true, return_inverse=True)
+    state = state.ravel()
+    following = 1 << states.following
+    labels = np.zeros(len(numbers), dtype=np.int64)
+    np.bitwise_or.at(labels, state, following)
+    num_symbols = int(max(states.symbol.max(), states.following.max())) + 1
+    machine = build_machine(state, states.symbol, labels[state], states.first, len(numbers), num_symbols)
+    return machine, numbers
+
+
+@dataclass
+class Comparison:
+    """How an extracted machine's states line up with the language's: match[q] the language
+    state most of q's steps are in, purity[q] that fraction, steps[q] how many; covered the
+    language states that are some state's match, of total; equivalent: the two machines are the
+    same machine (state for state, transition for transition) where paired is not None: it maps
+    each extracted state to its language state; relabelled lists the extracted states that
+    predict other symbols than the language allows there."""
+    match: np.ndarray
+    purity: np.ndarray
+    steps: np.ndarray
+    covered: int
+    total: int
+    paired: dict
+    relabelled: list
+
+    @property
+    def equivalent(self):
+        return self.paired is not None and not self.relabelled
+
+    @property
+    def overall_purity(self):
+        """The fraction of all steps that are in their state's matched language state."""
+        return float((self.purity * self.steps).sum() / max(self.steps.sum(), 1))
+
+
+def compare(machine, states):
+    """Compare an extracted machine with the language's state numbers along `states` (strings
+    the machine was not built from)."""
+    path = run_machine(machine, states)[0]
+    match = np.full(machine.num_states, START)
+    purity, steps = np.zeros(machine.num_states), np.zeros(machine.num_states, dtype=np.int64)
+    for q in range(machine.num_states):
+        truths = states.true[path == q]
+        steps[q] = len(truths)
+        if len(truths):
+            values, counts = np.unique(truths, return_counts=True)
+            match[q], purity[q] = values[counts.argmax()], counts.max() / len(truths)
+    truth, numbers = language_machine(states)
+    covered = len(set(match[steps > 0].tolist()) & set(numbers.tolist()))
+    paired = pairing(machine, truth)
+    relabelled = [] if paired is None else [
+        q for q, t in paired.items() if q != machine.start and machine.label[q] != truth.label[t]]
+    if paired is not None:
+        paired = {q: int(numbers[t]) for q, t in paired.items() if q != machine.start}
+    return Comparison(match, purity, steps, covered, len(numbers), paired, relabelled)
+
+
+def pairing(one, other):
+    """A one-to-one pairing of two machines' states, from their start states on, that keeps every
+    transition (and every missing one) -> dict state of one -> state of other, or None when
+    there is none (labels are not compared)."""
+    pair, back = {one.start: other.start}, {other.start: one.start}
+    todo = [one.start]
+    while todo:
+        a = todo.pop()
+        b = pair[a]
+        for s in range(one.next_state.shape[1]):
+            a2, b2 = one.next_state[a, s], other.next_state[b, s] if s < other.next_state.shape[1] else -1
+            if (a2 < 0) != (b2 < 0):
+                return None
+            if a2 < 0:
+                continue
+            if pair.get(a2, b2) != b2 or back.get(b2, a2) != a2:
+                return None
+            if a2 not in pair:
+                pair[a2], back[b2] = b2, a2
+                todo.append(a2)
+    return pair if len(pair) == len(one.label) and len(back) == len(other.label) else None
+
+
+def transition_table(machine, symbols, comparison=None, names=None):
+    """The machine as text: one row per state with its predicted symbols, steps, the language state
+    it matches (and how purely) and, per symbol, the next state and how often it was taken."""
+    width = max(4, len(str(machine.num_states)) + 1)
+    head = f'{"state":>6} {"predicts":>9} {"steps":>7}'
+    if comparison is not None:
+        head += f' {"language state":>15} {"purity":>7}'
+    head += ''.join(f' {"on " + s:>{width + 9}}' for s in symbols)
+    rows = [head]
+    for q in range(machine.num_states + 1):
+        name = 'start' if q == machine.start else str(q)
+        label = '' if q == machine.start else spell_mask(machine.label[q], symbols)
+        sizes = machine.size if comparison is None else np.append(comparison.steps, 0)
+        size = '' if sizes is None else str(int(sizes[q]))
+        row = f'{name:>6} {label:>9} {size:>7}'
+        if comparison is not None:
+            if q == machine.start:
+                row += f' {"":>15} {"":>7}'
+            else:
+                known = comparison.steps[q] > 0
+                truth = (names or {}).get(comparison.match[q], str(comparison.match[q])) if known else '-'
+                row += f' {truth:>15} {100 * comparison.purity[q]:6.1f}%' if known else f' {"-":>15} {"-":>7}'
+        for s in range(len(symbols)):
+            target = machine.next_state[q, s]
+            cell = '.' if target < 0 else f'{target} ({machine.count[q, s]})'
+            row += f' {cell:>{width + 9}}'
+        rows.append(row)
+    return '\n'.join(rows)
+
+
+# ---------------------------------------------------------------- fixed points
+
+def symbol_map(net, symbol):
+    """The map F_s from the state before a step to the state after it when reading `symbol`, on
+    float64 tensors (..., D): the SRN's h -> tanh(x_s W + h U + hid_bias); the LSTM's
+    (h, c) -> (o tanh(c'), c') with c' = f c + i g."""
+    W, U, bias = (p.detach().double() for p in (net.W, net.U, net.hid_bias))
+    drive = W[symbol] + bias
+    if hasattr(net, 'H0'):
+        return lambda h: torch.tanh(drive + h @ U)
+    n = net.num_hid
+
+    def lstm_map(state):
+        h, c = state[..., :n], state[..., n:]
+        z = drive + h @ U
+        i, f, g, o = (torch.sigmoid(z[..., :n]), torch.sigmoid(z[..., n:2 * n]),
+                      torch.tanh(z[..., 2 * n:3 * n]), torch.sigmoid(z[..., 3 * n:]))
+        c = f * c + i * g
+        return torch.cat([o * torch.tanh(c), c], dim=-1)
+
+    return lstm_map
+
+
+@dataclass
+class FixedPoint:
+    symbol: int
+    point: np.ndarray
+    eigenvalues: np.ndarray
+
+    @property
+    def kind(self):
+        """attracting (all |eigenvalue| < 1), repelling (all > 1) or saddle, then 'oscillating'
+        where an eigenvalue is real and negative (the state flips side at every step) and
+        'rotating' where two are complex."""
+        size = np.abs(self.eigenvalues)
+        kind = 'attracting' if (size < 1).all() else 'repelling' if (size > 1).all() else 'saddle'
+        real = np.abs(self.eigenvalues.imag) < 1e-9
+        if (real & (self.eigenvalues.real < 0)).any():
+            kind += ', oscillating'
+        if (~real).any():
+            kind += ', rotating'
+        return kind
+
+
+def jacobians(f, points):
+    """The Jacobian of f at each of `points` (N, D) -> (N, D, D)."""
+    return torch.func.vmap(torch.func.jacrev(f))(points)
+
+
+def fixed_points(net, num_symbols, starts, iterations=60, tolerance=1e-10):
+    """Fixed points of every symbol's map: Newton's method on F_s(h) - h from every start (N, D),
+    the converged ones deduplicated -> list of FixedPoint, by symbol."""
+    found = []
+    starts = torch.as_tensor(starts, dtype=torch.float64)
+    eye = torch.eye(starts.shape[1], dtype=torch.float64)
+    for symbol in range(num_symbols):
+        f = symbol_map(net, symbol)
+        z = starts.clone()
+        for _ in range(iterations):
+            step = torch.linalg.lstsq(jacobians(f, z) - eye, (f(z) - z)[..., None]).solution[..., 0]
+            z = z - step.clamp(-0.5, 0.5)        # damped: a start far from any fixed point stays in range
+            z = torch.where(torch.isfinite(z), z, starts)
+        residual = (f(z) - z).abs().max(dim=1).values
+        kept = z[residual < tolerance].numpy()
+        distinct = []
+        for point in kept:
+            if all(np.abs(point - other).max() > 1e-6 for other in distinct):
+                distinct.append(point)
+        for point in sorted(distinct, key=tuple):
+            jacobian = jacobians(f, torch.as_tensor(point[None]))[0].numpy()
+            found.append(FixedPoint(symbol, point, np.linalg.eigvals(jacobian)))
+    return found
+
+
+def fixed_point_starts(states, rng, per_axis=11, random_starts=400):
+    """Starts for Newton's method: a grid over [-1, 1] per unit (for up to 3 units; the SRN's
+    hidden units all live there) or random points in the box of the visited states, plus a sample
+    of the visited states themselves."""
+    dims = states.points.shape[1]
+    low = np.minimum(states.points.min(axis=0), -1)
+    high = np.maximum(states.points.max(axis=0), 1)
+    if dims <= 3:
+        axes = [np.linspace(-0.99, 0.99, per_axis)] * dims
+        grid = np.stack(np.meshgrid(*axes), axis=-1).reshape(-1, dims)
+    else:
+        grid = rng.uniform(low, high, size=(random_starts, dims))
+    visited = states.points[rng.choice(len(states.points), min(200, len(states.points)), replace=False)]
+    return np.vstack([grid, visited])
+
+
+def describe_fixed_point(fp, symbols):
+    values = ', '.join(f'{v.real:.3f}' if abs(v.imag) < 1e-9 else f'{v.real:.3f}{v.imag:+.3f}i'
+                       for v in fp.eigenvalues)
+    point = ', '.join(f'{x:.3f}' for x in fp.point)
+    return f'{symbols[fp.symbol]}: ({point})  eigenvalues {values}  {fp.kind}'
+
+
+# ---------------------------------------------------------------- generalisation
+
+@dataclass
+class GeneralisationRow:
+    n: int            # the n of every block (anbn family) or the minimum string length (Reber)
+    right: float      # fraction of the checked steps predicted right
+    error: float      # mean squared error of the output probabilities against the targets
+    steps: int        # the checked steps
+
+
+def generalisation(net, lang, largest, rng=None):
+    """For the a^n b^n family: for n = 1 ... largest, the string of five blocks of that n (and the
+    next A); a step is right when the network's most likely symbol is the one that follows, over
+    the determined steps. For Reber: for each minimum length from the language's up to `largest`,
+    100 strings at least that long; a step is right when the network predicts exactly the symbols
+    the grammar allows. -> list of GeneralisationRow."""
+    rows = []
+    if hasattr(lang, 'blocks'):
+        for n in range(1, largest + 1):
+            batch = lang.blocks(np.full((1, 5), n))
+            rows.append(score_batch(net, lang, batch, grammar=False, n=n))
+        return rows
+    rng = np.random.default_rng(0) if rng is None else rng
+    for length in range(lang.min_length, largest + 1):
+        batch = type(lang)(lang.embed, length).batch(100, rng)
+        rows.append(score_batch(net, lang, batch, grammar=True, n=length))
+    return rows
+
+
+def score_batch(net, lang, batch, grammar, n):
+    _, prob = network_states(net, lang, batch)
+    inside = np.arange(batch.prob.shape[1]) < batch.length[:, None]
+    if grammar:
+        checked = inside
+        right = mask_of(prob) == mask_of(np.where(batch.prob > 0, 1.0, 0.0))
+    else:
+        checked = inside & batch.determined
+        right = prob.argmax(axis=2) == batch.seq[:, 1:]
+    error = ((prob - batch.prob) ** 2).mean(axis=2)[batch.scored].mean()
+    return GeneralisationRow(n, float(right[checked].mean()), float(error), int(checked.sum()))
+
+
+def perfect_up_to(rows):
+    """The largest n such that the network is right at every checked step for all n up to it
+    (0 when already the first row has a mistake)."""
+    best = 0
+    for row in rows:
+        if row.right < 1:
+            break
+        best = row.n
+    return best
