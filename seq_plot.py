@@ -12,7 +12,17 @@ probabilities at every step. Then saves, in --plot_dir, with prefix {lang}_{mode
   _{i}{j}{k}.jpg  the same in 3-D, for every three hidden units (3 or more hidden units)
   _c{j}{k}.jpg, _c{i}{j}{k}.jpg   the same for the LSTM's context (cell) units
   _time.jpg       every unit over time along the first string, with its symbols on the x-axis
-Units are numbered from 0 (with more than 10 units the numbers are joined by '-').
+Units are numbered from 0 (with more than 10 units the numbers are joined by '-'). In the scatter
+plots the marker shape is the symbol read and the legend says what the state numbers mean.
+
+How does it count? (seq_dynamics.py computes, seq_analysis_plots.py draws):
+    python3 seq_plot.py --lang anb2n --analyse       # all of the following at once
+  --trajectory [K]  _trajectory.png (and _trajectory3d.png): the path of K strings
+  --fsm             extract a finite state machine (--clusters K, default automatic): its table,
+                    fidelity, match with the language's states; _fsm.png
+  --fixed_points    fixed points of each symbol's map with eigenvalues; _fixed_points.png
+  --test_length N   accuracy on blocks of one n = 1..N (Reber: longer strings); _generalise.png
+The summary ends with lines a script can read: states, fidelity, purity, covered, perfect up to.
 """
 import argparse
 import itertools
@@ -20,7 +30,9 @@ import os
 
 import numpy as np
 
-from common import UserError, pyplot, run_main, save_figure
+import seq_analysis_plots as draw
+import seq_dynamics as dyn
+from common import UserError, number, pyplot, run_main, save_figure
 from seq_models import load_checkpoint, load_weights, make_model, run_name
 from seq_train import (add_language_flags, build_language, predict, resolve_defaults, run_checkpoint,
                        show_string)
@@ -35,11 +47,13 @@ def parse_args(argv=None):
     parser.add_argument('--run', type=int, default=None,
                         help='which run of a seq_train.py --runs N training to look at (0..N-1)')
     parser.add_argument('--show', action='store_true', help='also show the plots in windows')
+    add_analysis_flags(parser)
     args = parser.parse_args(argv)
     args.length_given = args.length is not None
     resolve_defaults(args)
     if args.num_plot < 1:
         raise UserError(f'--num_plot must be at least 1, not {args.num_plot}')
+    check_analysis_flags(args)
     return args
 
 
@@ -59,7 +73,7 @@ def units_tag(units, num_units):
     return ('' if num_units <= 10 else '-').join(str(u) for u in units)
 
 
-def scatter_plots(plt, values, state, start, name, kind, plot_dir, show):
+def scatter_plots(plt, values, state, symbol, lang, start, name, kind, plot_dir, show):
     """Scatter every pair (and, with 3 or more units, every three) of units, coloured by state."""
     num_units = values.shape[1]
     cmap = plt.get_cmap('jet', state.max() - state.min() + 1)
@@ -71,8 +85,8 @@ def scatter_plots(plt, values, state, start, name, kind, plot_dir, show):
         for units in itertools.combinations(range(num_units), dims):
             fig = plt.figure(figsize=(6.4, 5))
             ax = fig.add_subplot(projection='3d' if dims == 3 else None)
-            points = ax.scatter(*(values[:, u] for u in units), c=state, cmap=cmap, s=12,
-                                vmin=state.min() - 0.5, vmax=state.max() + 0.5)
+            points = draw.draw_states(ax, [values[:, u] for u in units], state, symbol, lang, cmap,
+                                      state.min() - 0.5, state.max() + 0.5)
             ax.scatter(*(start[u] for u in units), marker='*', s=250, c='black',
                        label='initial state')
             labels = [f'{kind} unit {u}' for u in units]
@@ -81,8 +95,8 @@ def scatter_plots(plt, values, state, start, name, kind, plot_dir, show):
             if dims == 3:
                 ax.set_zlabel(labels[2])
             ax.set_title(f'{name}: {kind} units {", ".join(map(str, units))}')
-            ax.legend(loc='best')
-            fig.colorbar(points, ax=ax, label='state', pad=0.12 if dims == 3 else 0.05)
+            ax.legend(loc='upper left', bbox_to_anchor=(1.25 if dims == 3 else 1.22, 1), fontsize='small')
+            fig.colorbar(points, ax=ax, label='state', pad=0.12 if dims == 3 else 0.03)
             saved.append(save_plot(plt, fig, os.path.join(
                 plot_dir, f'{name}_{prefix}{units_tag(units, num_units)}.jpg'), show))
     return saved
@@ -117,6 +131,130 @@ def save_plot(plt, fig, path, show):
     return path
 
 
+# ---------------------------------------------------------------- how does it count? (issue 11)
+
+FSM_STRINGS = 200           # strings whose states are clustered, and again to choose the clusters
+FIDELITY_STRINGS = 1000     # fresh strings the fidelity and the comparison are measured on
+REBER_TEST_LIMIT = 40       # longer Reber strings are too rare to draw
+
+
+def add_analysis_flags(parser):
+    group = parser.add_argument_group('how does it count? (seq_dynamics.py)')
+    group.add_argument('--trajectory', type=number(int, 1), nargs='?', const=1, default=None, metavar='K',
+                       help='draw the path of the first K plotted strings (1 when K is left out; default off)')
+    group.add_argument('--fsm', action='store_true', help='extract, print and draw a finite state machine')
+    group.add_argument('--clusters', type=number(int, 1, dyn.MAX_CLUSTERS), default=None,
+                       help='clusters for --fsm (default: the fewest whose machine predicts what the '
+                            f'network predicts on {100 * dyn.FIDELITY_GOAL:g}%% of steps)')
+    group.add_argument('--fixed_points', action='store_true',
+                       help="fixed points of each symbol's map, their eigenvalues and flow")
+    group.add_argument('--test_length', type=number(int, 1), default=None, metavar='N',
+                       help='generalisation: blocks of one n for n = 1..N (Reber: strings of at least '
+                            '5, 10, ... N symbols) (default off; with --analyse twice the training length)')
+    group.add_argument('--analyse', action='store_true', help='all of the above')
+
+
+def check_analysis_flags(args):
+    """Fill in --analyse and the default --test_length; refuse what cannot be done."""
+    if args.analyse:
+        args.trajectory = args.trajectory or 1
+        args.fsm = args.fixed_points = True
+        if args.test_length is None:
+            args.test_length = 2 * args.length if args.lang != 'reber' else 6 * args.length
+    if args.lang == 'reber' and args.test_length is not None:
+        args.test_length = min(args.test_length, REBER_TEST_LIMIT) if args.analyse else args.test_length
+        if not args.length <= args.test_length <= REBER_TEST_LIMIT:
+            raise UserError(f'--test_length for Reber must be from --length ({args.length}) to '
+                            f'{REBER_TEST_LIMIT} (longer strings are too rare to draw), not {args.test_length}')
+    if args.trajectory is not None and args.trajectory > args.num_plot:
+        raise UserError(f'--trajectory {args.trajectory} needs as many plotted strings: '
+                        f'raise --num_plot ({args.num_plot})')
+
+
+def run_analyses(args, net, lang, batch, name, plt, summary):
+    """The analyses asked for, printed, drawn and saved; adds the summary lines to `summary`.
+    Returns the files written."""
+    files = []
+    save = lambda fig, tag: files.append(save_plot(plt, fig, os.path.join(args.plot_dir, f'{name}_{tag}.png'),
+                                                   args.show))
+    rng = np.random.default_rng([args.seed, 11])
+    if args.trajectory:
+        plotted = dyn.collect_states(net, lang, batch)
+        dims = plotted.points.shape[1]
+        save(draw.trajectory_figure(plt, plotted, lang, (0, 1), args.trajectory, args.hid, name), 'trajectory')
+        if args.hid >= 3:
+            save(draw.trajectory_figure(plt, plotted, lang, (0, 1, 2), args.trajectory, args.hid, name),
+                 'trajectory3d')
+        if dims > args.hid:
+            save(draw.trajectory_figure(plt, plotted, lang, (args.hid, args.hid + 1), args.trajectory, args.hid,
+                                        name), 'c_trajectory')
+    states = None
+    if args.fsm or args.fixed_points:
+        states = dyn.collect_states(net, lang, lang.batch(FSM_STRINGS, rng))
+    if args.fsm:
+        summary += print_fsm(args, net, lang, states, rng, name, plt, save)
+    if args.fixed_points:
+        print_fixed_points(args, net, lang, states, rng, name, plt, save)
+    if args.test_length:
+        summary += print_generalisation(args, net, lang, name, plt, save)
+    return files
+
+
+def print_fsm(args, net, lang, states, rng, name, plt, save):
+    check = dyn.collect_states(net, lang, lang.batch(FSM_STRINGS, rng))
+    fresh = dyn.collect_states(net, lang, lang.batch(FIDELITY_STRINGS, rng))
+    machine, clusters = dyn.extract_fsm(states, args.clusters, check, rng)
+    comparison = dyn.compare(machine, fresh)
+    fidelity = dyn.fidelity(machine, fresh)
+    chosen = 'given' if args.clusters else 'the fewest reaching the goal on other strings'
+    print(f'\nextracted machine: {clusters} clusters ({chosen}) of the states of {FSM_STRINGS} strings, '
+          f'merged into {machine.num_states} states (the network predicts a symbol when it gives it '
+          f'{100 * dyn.LIKELY:g}% or more; steps and purity on {FIDELITY_STRINGS} fresh strings, '
+          f'transition counts on the {FSM_STRINGS} it was built from):')
+    print(dyn.transition_table(machine, lang.symbols, comparison))
+    if comparison.paired is None:
+        verdict = 'not the same machine as the language\'s'
+    elif comparison.relabelled:
+        verdict = ('the same states and transitions as the language\'s machine, but in states '
+                   + ', '.join(map(str, comparison.relabelled)) + ' the network predicts other symbols')
+    else:
+        verdict = 'equivalent to the language\'s machine (same states, transitions and predictions)'
+    print(f'{verdict}; the language has {comparison.total} states')
+    save(draw.fsm_figure(plt, machine, comparison, lang.symbols, name), 'fsm')
+    lowest = comparison.purity[comparison.steps > 0].min() if (comparison.steps > 0).any() else 0
+    return [f'states: {machine.num_states}', f'fidelity: {100 * fidelity:.2f}%',
+            f'purity: {100 * comparison.overall_purity:.2f}% (lowest state {100 * lowest:.1f}%)',
+            f'covered: {comparison.covered} of {comparison.total}']
+
+
+def print_fixed_points(args, net, lang, states, rng, name, plt, save):
+    points = dyn.fixed_points(net, lang.num_symbols, dyn.fixed_point_starts(states, rng))
+    what = 'hidden units' if args.model == 'srn' else 'hidden units, then context units'
+    print(f'\nfixed points of each symbol\'s map (state: {what}):')
+    for fp in points:
+        print('  ' + dyn.describe_fixed_point(fp, lang.symbols))
+    if not points:
+        print('  none found')
+    units = (0, 1) if args.model == 'srn' else (args.hid, args.hid + 1)
+    if states.points.shape[1] >= 2 and max(units) < states.points.shape[1]:
+        save(draw.fixed_point_figure(plt, net, points, states, lang, args.hid, name, units), 'fixed_points')
+
+
+def print_generalisation(args, net, lang, name, plt, save):
+    rows = dyn.generalisation(net, lang, args.test_length)
+    reber = args.lang == 'reber'
+    what = 'string length at least' if reber else 'n (every block)'
+    checked = 'steps whose predicted symbols are the allowed ones' if reber else 'determined steps right'
+    print(f'\ngeneralisation (trained on {"strings of at least " + str(args.length) if reber else "n <= " + str(args.length)}):')
+    print(f'{what:>24} {checked:>30} {"error":>9}')
+    for row in rows:
+        print(f'{row.n:>24} {100 * row.right:29.2f}% {row.error:9.5f}')
+    trained = lang.min_length if reber else args.length
+    save(draw.generalise_figure(plt, rows, trained, name, 'minimum string length' if reber else 'n'),
+         'generalise')
+    return [f'perfect up to n = {dyn.perfect_up_to(rows)}']
+
+
 def main(argv=None):
     args = parse_args(argv)
     path = run_checkpoint(args, args.epoch, args.run)
@@ -139,7 +277,7 @@ def main(argv=None):
 
     hidden, context, _ = predict(net, lang, batch)
     inside = np.arange(batch.state.shape[1]) < batch.length[:, None]
-    state = batch.state[inside]
+    state, symbol = batch.state[inside], batch.seq[:, :-1][inside]
     if args.model == 'srn':
         start = net.initial_state().detach().double().numpy()
     else:
@@ -148,12 +286,16 @@ def main(argv=None):
     if args.run is not None:
         name += f'_run{args.run}'
     plt = pyplot(args.show)
-    files = scatter_plots(plt, hidden[inside], state, start, name, 'hidden', args.plot_dir, args.show)
+    files = scatter_plots(plt, hidden[inside], state, symbol, lang, start, name, 'hidden', args.plot_dir,
+                          args.show)
     if context is not None:
-        files += scatter_plots(plt, context[inside], state, np.zeros(args.hid), name, 'context',
+        files += scatter_plots(plt, context[inside], state, symbol, lang, np.zeros(args.hid), name, 'context',
                                args.plot_dir, args.show)
     files.append(time_plot(plt, lang, batch, hidden, context, name, args.plot_dir, args.show))
+    summary = []
+    files += run_analyses(args, net, lang, batch, name, plt, summary)
     print(f'\nsaved {len(files)} plots in {args.plot_dir}: ' + ', '.join(os.path.basename(f) for f in files))
+    print('\n'.join(summary))
     if args.show:
         plt.show()
 
