@@ -39,6 +39,15 @@ def draw_states(ax, coords, state, symbol, lang, cmap, vmin, vmax, size=12):
     return first
 
 
+def legend_beside(ax, dims):
+    """The legend right of the colour bar (2-D) or under the axes (3-D, whose colour bar sits
+    further out)."""
+    if dims == 3:
+        ax.legend(loc='upper center', bbox_to_anchor=(0.5, -0.02), ncol=2, fontsize='small')
+    else:
+        ax.legend(loc='upper left', bbox_to_anchor=(1.22, 1), fontsize='small')
+
+
 def unit_name(u, hid):
     """Unit u of the joint state (hidden units, then the LSTM's context units) as text."""
     return f'hidden {u}' if u < hid else f'context {u - hid}'
@@ -84,7 +93,7 @@ def trajectory_figure(plt, states, lang, units, strings, hid, name):
     if dims == 3:
         ax.set_zlabel(labels[2])
     ax.set_title(f'{name}: path of {strings} string{"s" * (strings > 1)}')
-    ax.legend(loc='upper left', bbox_to_anchor=(1.25 if dims == 3 else 1.22, 1), fontsize='small')
+    legend_beside(ax, dims)
     fig.colorbar(points, ax=ax, label='state', pad=0.12 if dims == 3 else 0.03)
     return fig
 
@@ -160,47 +169,54 @@ def fsm_figure(plt, machine, comparison, symbols, name, names=None):
 
 def fixed_point_figure(plt, net, points, states, lang, hid, name, units=(0, 1)):
     """One panel per symbol in the plane of two units: the visited states in grey, the symbol's
-    fixed points (filled: attracting, open: repelling, x: saddle) with their eigenvalues, and,
-    for a network with exactly two state units, the flow F_s(h) - h as arrows."""
+    fixed points (filled: attracting, open: repelling, x: saddle) with their eigenvalues, and the
+    direction of the flow F_s(h) - h as arrows: on a grid when the state has exactly these two
+    units, else at a sample of the visited states (the other units as they were there)."""
     num = lang.num_symbols
     columns = min(num, 4)
     rows = -(-num // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.4 * rows), squeeze=False)
+    units = list(units)
     dims = states.points.shape[1]
-    low, high = states.points[:, list(units)].min(axis=0), states.points[:, list(units)].max(axis=0)
+    shown = np.vstack([states.points[:, units]] + [p.point[units] for p in points])
+    low, high = shown.min(axis=0), shown.max(axis=0)
     pad = 0.1 * np.maximum(high - low, 0.2)
     low, high = low - pad, high + pad
+    if dims == 2:
+        starts = np.stack(np.meshgrid(np.linspace(low[0], high[0], 17), np.linspace(low[1], high[1], 17)),
+                          axis=-1).reshape(-1, 2)
+    else:
+        sample = np.unique(np.round(states.points, 2), axis=0)
+        starts = sample[np.random.default_rng(0).permutation(len(sample))[:150]]
     for s, ax in enumerate(axes.ravel()):
         if s >= num:
             ax.axis('off')
             continue
         ax.scatter(states.points[:, units[0]], states.points[:, units[1]], s=4, c='#bbb')
-        if dims == 2:
-            grid = np.stack(np.meshgrid(np.linspace(low[0], high[0], 17), np.linspace(low[1], high[1], 17)),
-                            axis=-1).reshape(-1, 2)
-            with torch.no_grad():
-                flow = dyn.symbol_map(net, s)(torch.as_tensor(grid)).numpy() - grid
-            length = np.linalg.norm(flow, axis=1, keepdims=True)
-            step = 0.5 * (high - low) / 17 * flow / np.maximum(length, 1e-12)    # direction only
-            ax.quiver(grid[:, 0], grid[:, 1], step[:, 0], step[:, 1], color=symbol_colour(plt, s),
-                      angles='xy', scale_units='xy', scale=1, width=0.004, alpha=0.8)
+        with torch.no_grad():
+            flow = (dyn.symbol_map(net, s)(torch.as_tensor(starts)).numpy() - starts)[:, units]
+        length = np.linalg.norm(flow, axis=1, keepdims=True)
+        step = 0.5 * (high - low) / 17 * flow / np.maximum(length, 1e-12)    # direction only
+        ax.quiver(starts[:, units[0]], starts[:, units[1]], step[:, 0], step[:, 1], color=symbol_colour(plt, s),
+                  angles='xy', scale_units='xy', scale=1, width=0.004, alpha=0.8)
         for fp in (p for p in points if p.symbol == s):
             kind = fp.kind.split(',')[0]
             style = dict(attracting=dict(marker='o', fc='black'), repelling=dict(marker='o', fc='white'),
                          saddle=dict(marker='X', fc='black'))[kind]
-            ax.scatter(*fp.point[list(units)], s=90, ec='black', zorder=3, **style)
-            values = ', '.join(f'{v.real:.2f}' if abs(v.imag) < 1e-9 else f'{v.real:.2f}{v.imag:+.2f}i'
-                               for v in fp.eigenvalues)
-            ax.annotate(f'{kind}\n({values})', fp.point[list(units)], textcoords='offset points',
+            ax.scatter(*fp.point[units], s=90, ec='black', zorder=3, **style)
+            values = (dyn.format_eigenvalues(fp.eigenvalues, 2) if dims <= 3 else
+                      f'largest |eigenvalue| {np.abs(fp.eigenvalues).max():.2f}')
+            ax.annotate(f'{kind}\n({values})', fp.point[units], textcoords='offset points',
                         xytext=(6, 6), fontsize='x-small')
         ax.set_xlim(low[0], high[0])
         ax.set_ylim(low[1], high[1])
         ax.set_xlabel(unit_name(units[0], hid))
         ax.set_ylabel(unit_name(units[1], hid))
         ax.set_title(f'reading {lang.symbols[s]}')
-    flow = 'direction of the flow F(h) - h as arrows, ' if dims == 2 else ''
-    fig.suptitle(f'{name}: fixed points of each symbol\'s map ({flow}visited states grey;\n'
-                 'filled: attracting, open: repelling, x: saddle; eigenvalues in brackets)', fontsize='medium')
+    where = 'on a grid' if dims == 2 else 'at visited states'
+    fig.suptitle(f"{name}: fixed points of each symbol's map (arrows: direction of F(h) - h {where};\n"
+                 'visited states grey; filled: attracting, open: repelling, x: saddle; eigenvalues printed)',
+                 fontsize='medium')
     fig.tight_layout()
     return fig
 

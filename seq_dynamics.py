@@ -35,6 +35,7 @@ LIKELY = 0.05            # output probability from which a symbol counts as pred
 FIDELITY_GOAL = 0.99     # the automatic number of clusters is the smallest reaching this
 MAX_CLUSTERS = 128
 START = -1               # the language's state number before the first symbol
+IMAGINARY = 1e-4         # an eigenvalue with a smaller imaginary part counts as real
 
 
 # ---------------------------------------------------------------- states visited
@@ -424,7 +425,7 @@ class FixedPoint:
         'rotating' where two are complex."""
         size = np.abs(self.eigenvalues)
         kind = 'attracting' if (size < 1).all() else 'repelling' if (size > 1).all() else 'saddle'
-        real = np.abs(self.eigenvalues.imag) < 1e-9
+        real = np.abs(self.eigenvalues.imag) < IMAGINARY
         if (real & (self.eigenvalues.real < 0)).any():
             kind += ', oscillating'
         if (~real).any():
@@ -478,9 +479,13 @@ def fixed_point_starts(states, rng, per_axis=11, random_starts=400):
     return np.vstack([grid, visited])
 
 
+def format_eigenvalues(values, digits=3):
+    return ', '.join(f'{v.real:.{digits}f}' if abs(v.imag) < IMAGINARY else f'{v.real:.{digits}f}{v.imag:+.{digits}f}i'
+                     for v in values)
+
+
 def describe_fixed_point(fp, symbols):
-    values = ', '.join(f'{v.real:.3f}' if abs(v.imag) < 1e-9 else f'{v.real:.3f}{v.imag:+.3f}i'
-                       for v in fp.eigenvalues)
+    values = format_eigenvalues(fp.eigenvalues)
     point = ', '.join(f'{x:.3f}' for x in fp.point)
     return f'{symbols[fp.symbol]}: ({point})  eigenvalues {values}  {fp.kind}'
 

@@ -95,7 +95,7 @@ def scatter_plots(plt, values, state, symbol, lang, start, name, kind, plot_dir,
             if dims == 3:
                 ax.set_zlabel(labels[2])
             ax.set_title(f'{name}: {kind} units {", ".join(map(str, units))}')
-            ax.legend(loc='upper left', bbox_to_anchor=(1.25 if dims == 3 else 1.22, 1), fontsize='small')
+            draw.legend_beside(ax, dims)
             fig.colorbar(points, ax=ax, label='state', pad=0.12 if dims == 3 else 0.03)
             saved.append(save_plot(plt, fig, os.path.join(
                 plot_dir, f'{name}_{prefix}{units_tag(units, num_units)}.jpg'), show))
