@@ -1,0 +1,263 @@
+"""How does it count? State numbers, machine extraction, fixed points, generalisation, pictures."""
+import os
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import seq_dynamics as dyn
+import seq_plot
+import seq_train
+from anbn import FAMILY, AnBn
+from common import UserError
+from seq_models import SRN_model, LSTM_model, checkpoint_path, save_checkpoint
+
+torch.set_num_threads(1)
+
+
+def true_states(lang, count, seed, points=None, predicted=None):
+    """States of `count` strings with the language's own numbers, the symbols that really may follow
+    as the prediction, and a point per state number (a made-up network that has solved the task)."""
+    batch = lang.batch(count, np.random.default_rng(seed))
+    inside = np.arange(batch.state.shape[1]) < batch.length[:, None]
+    first = np.zeros_like(inside)
+    first[:, 0] = True
+    true = batch.state[inside]
+    if points is None:
+        points = np.random.default_rng(0).normal(size=(true.max() + 1, 3))[true]
+    if predicted is None:
+        truth, numbers = dyn.language_machine(dyn.States(points, batch.seq[:, :-1][inside], true, true,
+                                                         batch.seq[:, 1:][inside], first[inside], None))
+        predicted = truth.label[np.searchsorted(numbers, true)]
+    return dyn.States(points, batch.seq[:, :-1][inside], true, predicted, batch.seq[:, 1:][inside],
+                      first[inside], np.full(points.shape[1], 9.0))
+
+
+# ---------------------------------------------------------------- state numbers
+
+@pytest.mark.parametrize('name', list(FAMILY))
+@pytest.mark.parametrize('length', [1, 2, 4])
+def test_anbn_state_numbers_are_the_minimal_next_symbol_machine(name, length):
+    lang = AnBn(name, length)
+    batch = lang.batch(400, np.random.default_rng(length))
+    rest_of_block = {}
+    for i in range(400):
+        T = batch.length[i]
+        text = lang.spell(batch.seq[i, :T + 1])
+        blocks = [m.end() for m in re.finditer(r'A+B+C*(?=A)', text)]       # where each block ends
+        for t in range(T):
+            end = next(e for e in blocks if e > t)
+            # an A step is known by the A's read so far; any other step by the rest of its block
+            future = ('A', t - text.rfind('B' if 'C' not in lang.symbols else 'C', 0, t + 1)) \
+                if text[t] == 'A' else text[t + 1:end]
+            rest_of_block.setdefault(future, set()).add(batch.state[i, t])
+    numbers = [next(iter(s)) for s in rest_of_block.values()]
+    assert all(len(s) == 1 for s in rest_of_block.values())      # one future, one number
+    assert sorted(numbers) == list(range(1, lang.num_states + 1))   # one number, one future
+    # and no two numbers are equivalent: minimising the language's machine merges nothing
+    machine, _ = dyn.language_machine(true_states(lang, 400, length))
+    assert dyn.minimise(machine)[0].num_states == machine.num_states == lang.num_states
+    assert (machine.count == machine.seen).all()                    # deterministic
+
+
+def test_three_letter_numbers_tell_b_from_c():
+    lang = AnBn('anb2nc3n', 3)
+    batch = lang.blocks(np.array([[2, 3, 1, 1, 1]]))
+    state, seq = batch.state[0], batch.seq[0, :-1]
+    text = lang.spell(seq)
+    assert text.startswith('AABBBBCCCCCCAAABBBBBB')
+    # a B with B's still to come never shares a number with a C
+    inner_b = {s for t, s in enumerate(state) if text[t] == 'B' and text[t + 1] == 'B'}
+    assert not inner_b & {s for t, s in enumerate(state) if text[t] == 'C'}
+    assert len(lang.state_phases()) == 3 and lang.state_phases()[1].startswith('B: 14-')
+
+
+# ---------------------------------------------------------------- machines
+
+def test_machine_extracted_from_hand_built_states_is_the_language_machine():
+    lang = AnBn('anb2n', 3)
+    states = true_states(lang, 150, 1)
+    machine, clusters = dyn.extract_fsm(states, clusters=lang.num_states)
+    assert machine.num_states == lang.num_states == 9 and clusters == 9
+    fresh = true_states(lang, 300, 2)
+    comparison = dyn.compare(machine, fresh)
+    assert comparison.equivalent and comparison.covered == comparison.total == 9
+    assert (comparison.purity == 1).all() and dyn.fidelity(machine, fresh) == 1.0
+    # its transitions: from the state of the first A, A leads to that of the second, B to 5 + 3
+    state_of = {number: q for q, number in comparison.paired.items()}
+    assert machine.next_state[state_of[1], 0] == state_of[2]
+    assert machine.next_state[state_of[1], 1] == state_of[3 + 1 + 1]      # n = 1: one B still to come
+    assert machine.next_state[state_of[4], 1] < 0                                  # the last B reads no B
+    assert machine.label[state_of[3]] == 0b10 and machine.label[state_of[1]] == 0b11
+    assert 'start' in dyn.transition_table(machine, lang.symbols, comparison)
+
+
+def test_automatic_clusters_find_the_fewest_that_reach_the_goal():
+    lang = AnBn('anbn', 3)
+    states = true_states(lang, 150, 3)
+    machine, clusters = dyn.extract_fsm(states, check=true_states(lang, 100, 4))
+    assert machine.num_states == lang.num_states and clusters == lang.num_states
+    assert dyn.extract_fsm(states, clusters=2)[0].num_states < lang.num_states
+
+
+def test_minimise_merges_equivalent_states_only():
+    # states 0 and 1 both predict A and go to 2 on x; 2 predicts B and goes to 0; 3 predicts A but
+    # goes nowhere, so it differs from 0 and 1; 4 is the start
+    next_state = np.array([[2, -1], [2, -1], [1, 0], [-1, -1], [0, 3]])
+    machine = dyn.Machine(next_state, np.ones((5, 2), int), np.ones((5, 2), int),
+                          np.array([1, 1, 2, 1, 0]), 4)
+    merged, block = dyn.minimise(machine)
+    assert merged.num_states == 3 and block[0] == block[1] != block[3]
+    assert merged.start == 3 == block[4]
+    assert merged.next_state[block[0], 0] == block[2] and merged.next_state[block[2], 0] == block[0]
+    assert merged.count[block[0], 0] == 2                      # the merged transitions' counts add up
+
+
+def test_fidelity_counts_disagreements_and_a_lost_machine():
+    # one state that predicts A and loops on A; the network predicts A, then B, then A
+    machine = dyn.Machine(np.array([[0, -1], [0, -1]]), np.ones((2, 2), int), np.ones((2, 2), int),
+                          np.array([1, 0]), 1)
+    states = dyn.States(np.zeros((6, 1)), np.array([0, 0, 0, 0, 1, 0]), np.zeros(6, int),
+                        np.array([1, 2, 1, 1, 1, 1]), np.zeros(6, int),
+                        np.array([True, False, False, True, False, False]), np.zeros(1))
+    # string 1: right, wrong, right; string 2: right, then B has no transition: lost for the rest
+    assert dyn.fidelity(machine, states) == pytest.approx(3 / 6)
+    path, label = dyn.run_machine(machine, states)
+    assert list(path) == [0, 0, 0, 0, -1, -1] and list(label[4:]) == [-1, -1]
+
+
+def test_compare_reports_impure_states_and_missing_coverage():
+    lang = AnBn('anbn', 2)
+    states = true_states(lang, 100, 5)
+    machine = dyn.extract_fsm(states, clusters=2)[0]
+    comparison = dyn.compare(machine, true_states(lang, 100, 6))
+    assert not comparison.equivalent and comparison.covered < comparison.total == 4
+    assert comparison.overall_purity < 1
+
+
+def test_kmeans_separates_clear_groups():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [5, 5], [0, 5]])
+    points = np.repeat(centres, 30, axis=0) + rng.normal(0, 0.1, (90, 2))
+    found, assign = dyn.kmeans(points, 3, rng)
+    assert len(set(assign[:30])) == len(set(assign[30:60])) == len(set(assign[60:])) == 1
+    assert len(set(assign)) == 3
+    np.testing.assert_allclose(np.sort(found, axis=0), np.sort(centres, axis=0), atol=0.1)
+
+
+# ---------------------------------------------------------------- fixed points
+
+def hand_set_srn(U, W=None, bias=None):
+    hid = len(U)
+    net = SRN_model(2, hid, 2)
+    with torch.no_grad():
+        net.U.copy_(torch.tensor(U, dtype=torch.float32))
+        net.W.copy_(torch.zeros(2, hid) if W is None else torch.tensor(W, dtype=torch.float32))
+        net.hid_bias.copy_(torch.zeros(hid) if bias is None else torch.tensor(bias, dtype=torch.float32))
+    return net
+
+
+def test_fixed_points_of_a_hand_set_srn_with_their_classes():
+    # h -> tanh(h U): unit 0 with weight 2 has fixed points 0 (eigenvalue 2) and +-h* = tanh(2 h*);
+    # unit 1 with weight -0.5 only 0 (eigenvalue -0.5, the state flips sign at every step)
+    net = hand_set_srn([[2.0, 0.0], [0.0, -0.5]])
+    grid = np.stack(np.meshgrid(np.linspace(-0.99, 0.99, 7), np.linspace(-0.99, 0.99, 7)), -1).reshape(-1, 2)
+    found = [fp for fp in dyn.fixed_points(net, 2, grid) if fp.symbol == 0]
+    h_star = 0.9575040240772687                                 # tanh(2 h) = h, h > 0
+    assert len(found) == 3
+    by_place = {round(float(fp.point[0]), 6): fp for fp in found}
+    assert set(by_place) == {round(-h_star, 6), 0.0, round(h_star, 6)}
+    np.testing.assert_allclose(sorted(by_place[0.0].eigenvalues.real), [-0.5, 2.0], atol=1e-6)
+    assert by_place[0.0].kind == 'saddle, oscillating'
+    outer = by_place[round(h_star, 6)]
+    np.testing.assert_allclose(sorted(outer.eigenvalues.real), [-0.5, 2 * (1 - h_star ** 2)], atol=1e-6)
+    assert outer.kind == 'attracting, oscillating'
+    repelling = dyn.fixed_points(hand_set_srn([[3.0, 0.0], [0.0, 1.5]]), 1, np.zeros((1, 2)))
+    assert [fp.kind for fp in repelling] == ['repelling']
+    assert 'eigenvalues' in dyn.describe_fixed_point(found[0], 'AB')
+
+
+def test_lstm_symbol_map_is_one_step_of_the_network():
+    torch.manual_seed(0)
+    net = LSTM_model(3, 2, 3).double()
+    x = torch.eye(3, dtype=torch.float64)[[1, 2]][None]
+    hidden, context, _ = net(x)
+    before = torch.cat([hidden[0, 0], context[0, 0]])
+    after = dyn.symbol_map(net, 2)(before)
+    torch.testing.assert_close(after, torch.cat([hidden[0, 1], context[0, 1]]))
+
+
+# ---------------------------------------------------------------- generalisation
+
+class Counter(nn.Module):
+    """A hand-set a^n b^n network that counts exactly, up to `limit` A's: its hidden unit is the A's
+    read minus the B's read in the block; reading a B it predicts B while that is positive, A at
+    zero; reading an A it splits its prediction between A and B."""
+
+    def __init__(self, limit=10 ** 6):
+        super().__init__()
+        self.limit = limit
+
+    def forward(self, x):
+        reading_a = x[..., 0] > 0
+        count, after_b, counts = torch.zeros(x.shape[0]), torch.ones(x.shape[0], dtype=torch.bool), []
+        for t in range(x.shape[1]):
+            a = reading_a[:, t]
+            count = torch.where(a, torch.where(after_b, 1.0, (count + 1).clamp(max=self.limit)), count - 1)
+            after_b = ~a
+            counts.append(count)
+        count = torch.stack(counts, dim=1)
+        b_logit = torch.where(reading_a, 0.0, torch.where(count > 0, 20.0, -20.0))
+        return count[..., None], torch.stack([torch.zeros_like(b_logit), b_logit], dim=-1)
+
+
+def test_generalisation_table_of_a_hand_set_perfect_counter():
+    lang = AnBn('anbn', 4)
+    rows = dyn.generalisation(Counter(), lang, 30)
+    assert [row.n for row in rows] == list(range(1, 31))
+    assert all(row.right == 1 for row in rows) and dyn.perfect_up_to(rows) == 30
+    assert rows[2].steps == 5 * 3                 # the B's of five blocks of n = 3
+    limited = dyn.generalisation(Counter(limit=6), lang, 10)
+    assert dyn.perfect_up_to(limited) == 6 and limited[6].right < 1
+
+
+# ---------------------------------------------------------------- seq_plot flags and pictures
+
+def test_analyse_writes_every_picture_and_the_summary(tmp_path, capsys):
+    args = seq_train.parse_args(['--lang', 'anb2n', '--length', '3', '--out_path', str(tmp_path)])
+    lang = seq_train.build_language(args)
+    torch.manual_seed(0)
+    save_checkpoint(checkpoint_path(tmp_path, 'anb2n', 'srn', 2, 1), seq_train.build_model(args, lang),
+                    seq_train.checkpoint_meta(args, 1))
+    plots = tmp_path / 'plot'
+    seq_plot.main(['--lang', 'anb2n', '--epoch', '1', '--out_path', str(tmp_path), '--plot_dir', str(plots),
+                   '--num_plot', '2', '--analyse', '--trajectory', '2'])
+    printed = capsys.readouterr().out
+    names = sorted(os.listdir(plots))
+    assert {f'anb2n_srn2_{tag}.png' for tag in ['trajectory', 'fsm', 'fixed_points', 'generalise']} <= set(names)
+    assert all(os.path.getsize(plots / n) > 1000 for n in names)
+    tail = printed.strip().splitlines()[-5:]
+    assert [line.split(':')[0] for line in tail[:4]] == ['states', 'fidelity', 'purity', 'covered']
+    assert re.fullmatch(r'perfect up to n = \d', tail[-1])
+    assert 'trained on n <= 3' in printed and re.search(r'^ {23}6 ', printed, re.M)   # up to twice 3
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--test_length', '0'], 'argument --test_length: must be a whole number >= 1'),
+    (['--clusters', '0'], 'argument --clusters: must be a whole number'),
+    (['--trajectory', 'x'], 'argument --trajectory: must be a whole number'),
+])
+def test_bad_analysis_flags_are_refused(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        seq_plot.parse_args(['--lang', 'anb2n'] + argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_analysis_flags_that_cannot_be_done_are_refused():
+    with pytest.raises(UserError, match='--num_plot'):
+        seq_plot.parse_args(['--lang', 'anb2n', '--trajectory', '5', '--num_plot', '3'])
+    with pytest.raises(UserError, match='too rare'):
+        seq_plot.parse_args(['--lang', 'reber', '--test_length', '100'])
+    assert seq_plot.parse_args(['--lang', 'anbn', '--analyse']).test_length == 16
