@@ -35,6 +35,7 @@ LIKELY = 0.05            # output probability from which a symbol counts as pred
 FIDELITY_GOAL = 0.99     # the automatic number of clusters is the smallest reaching this
 MAX_CLUSTERS = 128
 START = -1               # the language's state number before the first symbol
+REBER_STEP = 5           # generalisation rows of Reber: strings of at least 5, 10, ... symbols
 IMAGINARY = 1e-4         # an eigenvalue with a smaller imaginary part counts as real
 
 
@@ -513,7 +514,7 @@ def generalisation(net, lang, largest, rng=None):
             rows.append(score_batch(net, lang, batch, grammar=False, n=n))
         return rows
     rng = np.random.default_rng(0) if rng is None else rng
-    for length in range(lang.min_length, largest + 1):
+    for length in sorted({*range(lang.min_length, largest + 1, REBER_STEP), largest}):
         batch = type(lang)(lang.embed, length).batch(100, rng)
         rows.append(score_batch(net, lang, batch, grammar=True, n=length))
     return rows

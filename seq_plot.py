@@ -135,7 +135,7 @@ def save_plot(plt, fig, path, show):
 
 FSM_STRINGS = 200           # strings whose states are clustered, and again to choose the clusters
 FIDELITY_STRINGS = 1000     # fresh strings the fidelity and the comparison are measured on
-REBER_TEST_LIMIT = 40       # longer Reber strings are too rare to draw
+REBER_TEST_LIMIT = 30       # longer Reber strings are too rare to draw
 
 
 def add_analysis_flags(parser):
@@ -243,12 +243,14 @@ def print_fixed_points(args, net, lang, states, rng, name, plt, save):
 def print_generalisation(args, net, lang, name, plt, save):
     rows = dyn.generalisation(net, lang, args.test_length)
     reber = args.lang == 'reber'
-    what = 'string length at least' if reber else 'n (every block)'
-    checked = 'steps whose predicted symbols are the allowed ones' if reber else 'determined steps right'
-    print(f'\ngeneralisation (trained on {"strings of at least " + str(args.length) if reber else "n <= " + str(args.length)}):')
-    print(f'{what:>24} {checked:>30} {"error":>9}')
+    if reber:
+        print(f'\ngeneralisation (trained on strings of at least {args.length} symbols; a step is right '
+              'when the network predicts exactly the symbols the grammar allows):')
+    else:
+        print(f'\ngeneralisation (trained on n <= {args.length}; blocks of one n; determined steps right):')
+    print(f'{"length at least" if reber else "n":>15} {"steps right":>12} {"error":>9}')
     for row in rows:
-        print(f'{row.n:>24} {100 * row.right:29.2f}% {row.error:9.5f}')
+        print(f'{row.n:>15} {100 * row.right:11.2f}% {row.error:9.5f}')
     trained = lang.min_length if reber else args.length
     save(draw.generalise_figure(plt, rows, trained, name, 'minimum string length' if reber else 'n'),
          'generalise')

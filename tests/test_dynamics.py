@@ -241,7 +241,7 @@ def test_analyse_writes_every_picture_and_the_summary(tmp_path, capsys):
     tail = printed.strip().splitlines()[-5:]
     assert [line.split(':')[0] for line in tail[:4]] == ['states', 'fidelity', 'purity', 'covered']
     assert re.fullmatch(r'perfect up to n = \d', tail[-1])
-    assert 'trained on n <= 3' in printed and re.search(r'^ {23}6 ', printed, re.M)   # up to twice 3
+    assert 'trained on n <= 3' in printed and re.search(r'^ {14}6 ', printed, re.M)   # up to twice 3
 
 
 @pytest.mark.parametrize('argv, message', [
