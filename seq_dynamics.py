@@ -504,23 +504,24 @@ class GeneralisationRow:
 def generalisation(net, lang, largest, rng=None):
     """For the a^n b^n family: for n = 1 ... largest, the string of five blocks of that n (and the
     next A); a step is right when the network's most likely symbol is the one that follows, over
-    the determined steps. For Reber: for each minimum length from the language's up to `largest`,
-    100 strings at least that long; a step is right when the network predicts exactly the symbols
-    the grammar allows. -> list of GeneralisationRow."""
-    rows = []
+    the determined steps. For Reber: for minimum lengths from the language's up to `largest` in steps
+    of REBER_STEP, 100 strings at least that long; a step is right when the network predicts
+    exactly the symbols the grammar allows. -> list of GeneralisationRow."""
     if hasattr(lang, 'blocks'):
-        for n in range(1, largest + 1):
-            batch = lang.blocks(np.full((1, 5), n))
-            rows.append(score_batch(net, lang, batch, grammar=False, n=n))
-        return rows
+        ns = np.arange(1, largest + 1)
+        batch = lang.blocks(np.repeat(ns[:, None], 5, axis=1))      # all n at once, one string each
+        return score_rows(net, lang, batch, ns - 1, ns, grammar=False)
     rng = np.random.default_rng(0) if rng is None else rng
-    for length in sorted({*range(lang.min_length, largest + 1, REBER_STEP), largest}):
+    lengths = sorted({*range(lang.min_length, largest + 1, REBER_STEP), largest})
+    rows = []
+    for length in lengths:
         batch = type(lang)(lang.embed, length).batch(100, rng)
-        rows.append(score_batch(net, lang, batch, grammar=True, n=length))
+        rows += score_rows(net, lang, batch, np.zeros(100, dtype=int), [length], grammar=True)
     return rows
 
 
-def score_batch(net, lang, batch, grammar, n):
+def score_rows(net, lang, batch, row_of, names, grammar):
+    """One GeneralisationRow per name; string i of the batch counts towards row row_of[i]."""
     _, prob = network_states(net, lang, batch)
     inside = np.arange(batch.prob.shape[1]) < batch.length[:, None]
     if grammar:
@@ -529,8 +530,14 @@ def score_batch(net, lang, batch, grammar, n):
     else:
         checked = inside & batch.determined
         right = prob.argmax(axis=2) == batch.seq[:, 1:]
-    error = ((prob - batch.prob) ** 2).mean(axis=2)[batch.scored].mean()
-    return GeneralisationRow(n, float(right[checked].mean()), float(error), int(checked.sum()))
+    squared = ((prob - batch.prob) ** 2).mean(axis=2)
+    rows = []
+    for r, name in enumerate(names):
+        strings = row_of == r
+        rows.append(GeneralisationRow(int(name), float(right[strings][checked[strings]].mean()),
+                                      float(squared[strings][batch.scored[strings]].mean()),
+                                      int(checked[strings].sum())))
+    return rows
 
 
 def perfect_up_to(rows):
