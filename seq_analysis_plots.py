@@ -119,7 +119,7 @@ def layout(machine, comparison):
     return position
 
 
-def fsm_figure(plt, machine, comparison, symbols, name, names=None):
+def fsm_figure(plt, machine, comparison, symbols, name):
     """The machine as a state diagram: a node per state (its number, the symbols it predicts, and
     the language state it matches), an arrow per transition labelled with the symbol read."""
     from matplotlib.patches import FancyArrowPatch
@@ -134,7 +134,7 @@ def fsm_figure(plt, machine, comparison, symbols, name, names=None):
         else:
             text = f'{q}\n{dyn.spell_mask(machine.label[q], symbols)}'
             if comparison is not None and comparison.steps[q] > 0:
-                text += f'\n={(names or {}).get(comparison.match[q], comparison.match[q])}'
+                text += f'\n={comparison.match[q]}'
         ax.add_patch(plt.Circle((x, y), radius, fc='white' if q != machine.start else '#ddd', ec='black'))
         ax.text(x, y, text, ha='center', va='center', fontsize=font, linespacing=0.9)
     for q in range(machine.num_states + 1):

@@ -204,11 +204,6 @@ def minimise(machine):
     return merged, block
 
 
-def nearest(centres, points):
-    """The index of the nearest centre of each point."""
-    return squared_distances(points, centres).argmin(axis=1)
-
-
 def cluster_machine(states, clusters, rng):
     """Cluster the visited states into `clusters` groups and build the (unminimised) machine."""
     # states a thousandth apart count as one point (weighted by how often it was visited)
@@ -360,7 +355,7 @@ def pairing(one, other):
     return pair if len(pair) == len(one.label) and len(back) == len(other.label) else None
 
 
-def transition_table(machine, symbols, comparison=None, names=None):
+def transition_table(machine, symbols, comparison=None):
     """The machine as text: one row per state with its predicted symbols, steps, the language state
     it matches (and how purely) and, per symbol, the next state and how often it was taken."""
     width = max(4, len(str(machine.num_states)) + 1)
@@ -378,10 +373,10 @@ def transition_table(machine, symbols, comparison=None, names=None):
         if comparison is not None:
             if q == machine.start:
                 row += f' {"":>15} {"":>7}'
+            elif comparison.steps[q] == 0:                  # never reached on the fresh strings
+                row += f' {"-":>15} {"-":>7}'
             else:
-                known = comparison.steps[q] > 0
-                truth = (names or {}).get(comparison.match[q], str(comparison.match[q])) if known else '-'
-                row += f' {truth:>15} {100 * comparison.purity[q]:6.1f}%' if known else f' {"-":>15} {"-":>7}'
+                row += f' {comparison.match[q]:>15} {100 * comparison.purity[q]:6.1f}%'
         for s in range(len(symbols)):
             target = machine.next_state[q, s]
             cell = '.' if target < 0 else f'{target} ({machine.count[q, s]})'

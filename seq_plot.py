@@ -150,7 +150,7 @@ def add_analysis_flags(parser):
                        help="fixed points of each symbol's map, their eigenvalues and flow")
     group.add_argument('--test_length', type=number(int, 1), default=None, metavar='N',
                        help='generalisation: blocks of one n for n = 1..N (Reber: strings of at least '
-                            '5, 10, ... N symbols) (default off; with --analyse twice the training length)')
+                            f'5, 10, ... N symbols) (default off; with --analyse twice --length, Reber {REBER_TEST_LIMIT})')
     group.add_argument('--analyse', action='store_true', help='all of the above')
 
 
@@ -160,9 +160,8 @@ def check_analysis_flags(args):
         args.trajectory = args.trajectory or 1
         args.fsm = args.fixed_points = True
         if args.test_length is None:
-            args.test_length = 2 * args.length if args.lang != 'reber' else 6 * args.length
+            args.test_length = 2 * args.length if args.lang != 'reber' else REBER_TEST_LIMIT
     if args.lang == 'reber' and args.test_length is not None:
-        args.test_length = min(args.test_length, REBER_TEST_LIMIT) if args.analyse else args.test_length
         if not args.length <= args.test_length <= REBER_TEST_LIMIT:
             raise UserError(f'--test_length for Reber must be from --length ({args.length}) to '
                             f'{REBER_TEST_LIMIT} (longer strings are too rare to draw), not {args.test_length}')
