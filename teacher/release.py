@@ -12,10 +12,11 @@ Answers are marked in the source with plain comments that do not change how the 
     ...the answer...
     <!-- END SOLUTION -->
 
-In a Python file the block becomes a stub at the marker's indentation: the pointer as a comment,
-every function in the block reduced to its `def` line and `raise NotImplementedError(pointer)`,
-every assignment kept with each number replaced by 0, and everything else (docstrings, comments)
-left out. In a Markdown file the block is removed, or replaced by the marker's text. A marker
+In a Python file the block becomes a stub at the marker's indentation. Inside a function it
+becomes `raise NotImplementedError(pointer)`. Elsewhere (a class body, the module) the stub is the
+pointer as a comment, every function in the block reduced to its `def` line and that `raise`,
+every assignment kept with each number replaced by 0, and nothing else (docstrings and comments
+go). In a Markdown file the block is removed, or replaced by the marker's text. A marker
 that is unclosed, nested, unknown or has no pointer in Python stops the release with one line
 naming the file and line. The teacher's folder and the tests that check the answers themselves
 are left out. The same tree always gives the same edition, byte for byte; releasing again into
@@ -117,6 +118,10 @@ def marked_blocks(text, path):
         raise UserError(f"{path}:{opened[0] + 1}: BEGIN SOLUTION is never closed by END SOLUTION")
 
 
+def raise_line(pointer):
+    return f"raise NotImplementedError({json.dumps(pointer)})"
+
+
 def python_stub(block, indent, pointer, where):
     """The stub that replaces a Python block's lines (see the module docstring)."""
     source = "\n".join(line[len(indent):] if line.startswith(indent) else line.lstrip() for line in block)
@@ -134,7 +139,7 @@ def python_stub(block, indent, pointer, where):
                 signature.pop()  # comments between the def line and its body
             if not signature:
                 raise UserError(f"{where}: put the body of {node.name}() on its own line")
-            stub += [""] + signature + [" " * (node.col_offset + 4) + f"raise NotImplementedError({json.dumps(pointer)})"]
+            stub += [""] + signature + [" " * (node.col_offset + 4) + raise_line(pointer)]
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             stub[0] = f"# {pointer} (the zeros are placeholders)"
             stub += zeroed(lines[node.lineno - 1:node.end_lineno])
@@ -165,6 +170,13 @@ def zeroed(lines):
     return [line.rstrip() for line in lines]
 
 
+def in_function(tree, lines, first, last):
+    """Whether the code lines between marker lines first and last (0-based) are a function's body."""
+    code = [n + 1 for n in range(first + 1, last) if lines[n].strip() and not lines[n].strip().startswith("#")]
+    return bool(code) and any(node.lineno < code[0] <= node.end_lineno for node in ast.walk(tree)
+                              if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+
 def student_text(text, path):
     """A .py or .md file's text with its marked blocks replaced; other files unchanged.
     Returns (text, number of blocks replaced)."""
@@ -172,8 +184,15 @@ def student_text(text, path):
         return text, 0
     lines = text.splitlines()
     blocks = list(marked_blocks(text, path))
+    if path.endswith(".py") and blocks:
+        try:
+            tree = ast.parse(text)
+        except SyntaxError as err:
+            raise UserError(f"{path}:{err.lineno}: not valid Python ({err.msg})") from None
     for first, last, indent, pointer in reversed(blocks):
-        if path.endswith(".py"):
+        if path.endswith(".py") and in_function(tree, lines, first, last):
+            replacement = [indent + raise_line(pointer)]
+        elif path.endswith(".py"):
             replacement = python_stub(lines[first + 1:last], indent, pointer, f"{path}:{first + 1}")
         else:
             replacement = [indent + pointer] if pointer else []
