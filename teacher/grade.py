@@ -205,8 +205,8 @@ def main(argv=None):
                         help="folder holding a student's kuzu.py and check.py")
     parser.add_argument("--marks", default=os.path.join(TEACHER, "marks.json"),
                         help="marks table, a JSON object check -> marks (default: teacher/marks.json)")
-    parser.add_argument("--timeout", type=number(float, 0, None, low_open=True), default=60.0,
-                        help="seconds each check may run (default: 60)")
+    parser.add_argument("--timeout", type=number(float, 0, None, low_open=True), default=20.0,
+                        help="seconds each check may run (default: 20)")
     parser.add_argument("--jobs", type=number(int, 1, 64), default=2, help="checks run at once (default: 2)")
     parser.add_argument("--json", metavar="PATH", help="where to write the JSON marks, with one submission "
                                                        "(default: SUBMISSION_DIR.grade.json)")
