@@ -14,7 +14,8 @@ Answers are marked in the source with plain comments that do not change how the 
 
 In a Python file the block becomes a stub at the marker's indentation. Inside a function it
 becomes `raise NotImplementedError(pointer)`. Elsewhere (a class body, the module) the stub is the
-pointer as a comment, every function in the block reduced to its `def` line and that `raise`,
+pointer as a comment, every function in the block reduced to its `def` line (less the parameters
+that have defaults) and that `raise`,
 every assignment kept with each number replaced by 0, and nothing else (docstrings and comments
 go). In a Markdown file the block is removed, or replaced by the marker's text. A marker
 that is unclosed, nested, unknown or has no pointer in Python stops the release with one line
@@ -24,6 +25,7 @@ the same folder replaces the earlier edition.
 """
 import argparse
 import ast
+import copy
 import fnmatch
 import io
 import json
@@ -122,6 +124,20 @@ def raise_line(pointer):
     return f"raise NotImplementedError({json.dumps(pointer)})"
 
 
+def signature(function):
+    """A function's decorator and def lines, without the parameters that have defaults (how big a
+    layer is, say, is part of the answer); callers of the stub pass none, so it still raises."""
+    args = copy.deepcopy(function.args)
+    required = len(args.posonlyargs) + len(args.args) - len(args.defaults)
+    args.posonlyargs, args.args = args.posonlyargs[:required], args.args[:max(0, required - len(args.posonlyargs))]
+    args.kwonlyargs = [arg for arg, default in zip(args.kwonlyargs, args.kw_defaults) if default is None]
+    args.defaults, args.kw_defaults = [], [None] * len(args.kwonlyargs)
+    returns = f" -> {ast.unparse(function.returns)}" if function.returns else ""
+    asynchronous = "async " if isinstance(function, ast.AsyncFunctionDef) else ""
+    return ([f"@{ast.unparse(decorator)}" for decorator in function.decorator_list]
+            + [f"{asynchronous}def {function.name}({ast.unparse(args)}){returns}:"])
+
+
 def python_stub(block, indent, pointer, where):
     """The stub that replaces a Python block's lines (see the module docstring)."""
     source = "\n".join(line[len(indent):] if line.startswith(indent) else line.lstrip() for line in block)
@@ -133,13 +149,7 @@ def python_stub(block, indent, pointer, where):
     stub = [f"# {pointer}"]
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            signature = lines[first - 1:node.body[0].lineno - 1]
-            while signature and (not signature[-1].strip() or signature[-1].strip().startswith("#")):
-                signature.pop()  # comments between the def line and its body
-            if not signature:
-                raise UserError(f"{where}: put the body of {node.name}() on its own line")
-            stub += [""] + signature + [" " * (node.col_offset + 4) + raise_line(pointer)]
+            stub += [""] + signature(node) + ["    " + raise_line(pointer)]
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             stub[0] = f"# {pointer} (the zeros are placeholders)"
             stub += zeroed(lines[node.lineno - 1:node.end_lineno])

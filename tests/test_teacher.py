@@ -107,7 +107,7 @@ class Model:
 
     @staticmethod
     def apply(x,
-              y=2):
+              y=2, *args, z, w=1, **kw) -> float:
         # comment before the body
         return x + y + 1
     # END SOLUTION
@@ -130,12 +130,11 @@ SAMPLE_PY_STUB = '''import math
 class Model:
     # Part 9: write Model
 
-    def __init__(self, size=3):
+    def __init__(self):
         raise NotImplementedError("Part 9: write Model")
 
     @staticmethod
-    def apply(x,
-              y=2):
+    def apply(x, *args, z, **kw) -> float:
         raise NotImplementedError("Part 9: write Model")
 
 
