@@ -229,17 +229,55 @@ def submission(folder, kuzu, check, edit=None):
     return folder
 
 
+# Networks written otherwise than the solution's, as a student may: they meet the assignment too.
+OTHER_NETS = """class NetLin(Net):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.LogSoftmax(dim=1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class NetFull(Net):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 150), nn.Tanh(), nn.Linear(150, 10))
+
+    def forward(self, x):
+        return self.net(x).log_softmax(dim=1)
+
+
+class NetConv(Net):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
+                                      nn.Conv2d(8, 16, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+        self.fc = nn.Linear(16 * 5 * 5, 64)
+        self.out = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = self.features(x).view(x.size(0), -1)
+        return F.log_softmax(self.out(self.fc(x).relu()), dim=1)
+
+
+"""
+
+
 @pytest.fixture(scope="module")
 def graded(edition, tmp_path_factory):
     """Grade five submissions in one run of teacher/grade.py; return (its output, {name: JSON report})."""
     base = tmp_path_factory.mktemp("submissions")
     solution = (os.path.join(ROOT, "kuzu.py"), os.path.join(ROOT, "check.py"))
     stubs = (os.path.join(edition, "kuzu.py"), os.path.join(edition, "check.py"))
+    with open(solution[0]) as file:
+        text = file.read()
+        kuzu_classes = text[text.index("class NetLin(Net):"):text.index("MODELS = ")]
     folders = {
         "solution": submission(base / "solution", *solution),
         "edition": submission(base / "edition", *stubs),
-        "seeded": submission(base / "seeded", *solution, edit={
-            "kuzu.py": [("self.out(torch.tanh(self.hid(x.flatten(1))))", "self.out(self.hid(x.flatten(1)))")],
+        "seeded": submission(base / "seeded", *solution, edit={  # two mistakes: NetFull without tanh, a sign
+            "kuzu.py": [(kuzu_classes, OTHER_NETS.replace("nn.Tanh(), ", ""))],
             "check.py": [('"out_bias": [-0.5]', '"out_bias": [0.5]')]}),
         "hostile": submission(base / "hostile", *solution, edit={
             "kuzu.py": [('import os\n', 'import os\nwhile True:\n    pass\n')]}),
@@ -275,7 +313,7 @@ def test_edition_gets_zero_and_points_at_each_stub(graded):
 
 
 def test_each_seeded_mistake_costs_exactly_its_check(graded):
-    report = graded[1]["seeded"]
+    report = graded[1]["seeded"]  # networks written otherwise than the solution's, the rest marked right
     assert set(failed(report)) == {"full_structure", "step_weights"}
     assert "tanh" in failed(report)["full_structure"]
     assert report["total"] == report["out_of"] - sum(row["out_of"] for row in report["checks"] if not row["passed"])
