@@ -54,7 +54,7 @@ MARKERS = {  # file extension -> (begin, end, anything that looks like a marker)
             re.compile(r"^\s*#+\s*(BEGIN|END)\s+[A-Z]")),
     ".md": (re.compile(r"^(\s*)<!-- BEGIN SOLUTION(?:: (.*\S))? -->\s*$"),
             re.compile(r"^\s*<!-- END SOLUTION -->\s*$"),
-            re.compile(r"<!--\s*(BEGIN|END)\s+[A-Z]")),
+            re.compile(r"^\s*<!--\s*(BEGIN|END)\s+[A-Z]")),
 }
 
 

@@ -86,7 +86,7 @@ def test_release_is_deterministic_and_replaces_an_earlier_edition(edition, tmp_p
 
 
 SAMPLE_MD = """# Notes
-keep this
+keep this, and `<!-- BEGIN SOLUTION -->` in a sentence
 <!-- BEGIN SOLUTION -->
 the answer is 42
 <!-- END SOLUTION -->
@@ -163,7 +163,8 @@ def test_markers_in_python_and_markdown(tmp_path):
     kit = make_kit(str(tmp_path / "kit"))
     written = release.release(kit, str(tmp_path / "out"))
     assert written == {"common.py": 0, "data.csv": 0, "mod.py": 3, "notes.md": 2}  # teacher/ left out
-    assert (tmp_path / "out" / "notes.md").read_text() == "# Notes\nkeep this\n*Write your answer here.*\nend\n"
+    notes = (tmp_path / "out" / "notes.md").read_text()
+    assert notes == "# Notes\nkeep this, and `<!-- BEGIN SOLUTION -->` in a sentence\n*Write your answer here.*\nend\n"
     assert (tmp_path / "out" / "mod.py").read_text() == SAMPLE_PY_STUB
 
 
