@@ -119,10 +119,10 @@ def lin_structure(context):
 def full_structure(context):
     model = network("NetFull")
     linears = layers(model, nn.Linear)
-    ins = sorted(layer.in_features for layer in linears)
-    outs = sorted(layer.out_features for layer in linears)
-    if len(linears) != 2 or layers(model, nn.modules.conv._ConvNd) or 784 not in ins or 10 not in outs \
-            or sorted(set(ins) - {784}) != sorted(set(outs) - {10}):
+    chained = lambda first, second: (first.in_features, first.out_features, second.out_features) \
+        == (784, second.in_features, 10)
+    if len(linears) != 2 or layers(model, nn.modules.conv._ConvNd) \
+            or not (chained(*linears) or chained(*reversed(linears))):
         raise Failed(f"linear layers {sizes(linears)}: want two, 784 -> hidden -> 10, and no convolution")
     ops = forward_ops(model)
     if activations(ops) != ["tanh"]:
