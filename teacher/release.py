@@ -259,13 +259,13 @@ def release(root, out):
     return {path: blocks for path, (_, _, blocks) in edition.items()}
 
 
-def main(argv=None):
+def main(argv=None, root=ROOT):
     parser = argparse.ArgumentParser(description="Write the student edition of the kit: solution blocks "
                                                  "replaced by stubs, the teacher's files left out.")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="folder for the edition: new, empty, or an earlier edition (replaced) (required)")
     args = parser.parse_args(argv)
-    written = release(ROOT, args.out)
+    written = release(root, args.out)
     replaced = ", ".join(f"{path} {n}" for path, n in written.items() if n)
     print(f"student edition written to {args.out}: {len(written)} files; solution blocks replaced: {replaced}")
     print(f"left out: {', '.join(LEFT_OUT)}")

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from common import UserError
+from common import UserError, run_main
 from teacher import grade, release
 from test_kuzu import make_kmnist
 
@@ -149,7 +149,7 @@ SCALE = 0
 
 
 def make_kit(folder, py=SAMPLE_PY, md=SAMPLE_MD):
-    """A small kit with the release script in its teacher folder (no git: every file is taken)."""
+    """A small kit with a teacher folder (left out) and no git (every file is taken)."""
     os.makedirs(os.path.join(folder, "teacher"))
     shutil.copy(os.path.join(ROOT, "teacher", "release.py"), os.path.join(folder, "teacher"))
     shutil.copy(os.path.join(ROOT, "common.py"), folder)
@@ -192,11 +192,12 @@ def test_malformed_marker_names_file_and_line(tmp_path, case, line, message):
     assert not (tmp_path / "out").exists()  # nothing written
 
 
-def test_malformed_markdown_stops_the_command_with_one_line(tmp_path):
+def test_malformed_markdown_stops_the_command_with_one_line(tmp_path, capsys):
     kit = make_kit(str(tmp_path / "kit"), md="# Notes\n<!-- BEGIN SOLUTION -->\nanswer\n")
-    result = run(["teacher/release.py", "--out", str(tmp_path / "out")], cwd=kit)
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == "error: notes.md:2: BEGIN SOLUTION is never closed by END SOLUTION\n"
+    with pytest.raises(SystemExit) as exit:
+        run_main(lambda: release.main(["--out", str(tmp_path / "out")], root=kit))
+    assert exit.value.code == 2
+    assert capsys.readouterr() == ("", "error: notes.md:2: BEGIN SOLUTION is never closed by END SOLUTION\n")
 
 
 def test_edition_scripts_stop_with_one_line_at_a_stub(edition, tmp_path):
