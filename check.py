@@ -17,7 +17,7 @@ from common import UserError
 
 ACTIVATIONS = ("sig", "step")
 
-# ============================ hand-designed weights ============================
+# BEGIN SOLUTION: Part 2: design HAND_WEIGHTS so the step network (4 hidden nodes) gets all nine points right
 # For the step network with 4 hidden nodes. On the nine points x + y takes the
 # values 0, 1, 2, 3, 4 and the target is 1 exactly when x + y is odd.
 #
@@ -33,6 +33,8 @@ HAND_WEIGHTS = {
     "hid_out_weight": [[1, -1, 1, -1]],
     "out_bias": [-0.5],
 }
+# END SOLUTION
+# BEGIN SOLUTION: Part 2: choose SIG_SCALE so HAND_WEIGHTS times SIG_SCALE get all nine points right with sigmoid
 # For the sigmoid network every weight and bias above is multiplied by SIG_SCALE.
 # With the weights above every net input, hidden or output, is at least 0.5 away
 # from 0 on the nine points, so after scaling it is at least 5 away: each hidden
@@ -40,7 +42,7 @@ HAND_WEIGHTS = {
 # input stays at least 10 * (0.5 - 4 * 0.0067) = 4.7 away from 0, and the output
 # is within 0.01 of the target. (The step network is unchanged by the scaling.)
 SIG_SCALE = 10
-# ===============================================================================
+# END SOLUTION
 
 
 class MLP(nn.Module):

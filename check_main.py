@@ -2,7 +2,7 @@
 
     python3 check_main.py --act sig --hid 5                 # train from random weights
     python3 check_main.py --act step --hid 4 --set_weights  # check the hand-designed step network
-    python3 check_main.py --act sig --hid 4 --set_weights   # the same weights x10, with sigmoid
+    python3 check_main.py --act sig --hid 4 --set_weights   # the same weights times SIG_SCALE, with sigmoid
 
 Every run prints the weights, a table of the activations on the nine points,
 each hidden node's dividing line and the accuracy, and saves pictures of what
