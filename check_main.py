@@ -19,15 +19,16 @@ import torch
 import torch.nn.functional as F
 
 from check import ACTIVATIONS, DATA_FILE, HAND_WEIGHTS, MLP, SIG_SCALE, load_data, load_weights, save_weights, weights_json
-from check_plots import data_picture, lines_picture, network_picture, node_pictures
+from check_plots import all_pictures
 from common import (SEED, UserError, check_finite, number, pyplot, run_main, save_figure, save_text,
                     seed_everything, writable_dir, writable_file)
 
 HOLD_EPOCHS = 2000  # training stops once 100% accuracy has held this many epochs
 LOG_EVERY = 100
 # Nine points need at most 4 hidden nodes; each node gets its own picture and a row of the
-# network diagram, which is still readable (if tall) at 32.
-MAX_HID = 32
+# network diagram, which gets hard to read past about 10 nodes.
+MAX_HID = 16
+MAX_LR = 10
 
 
 def accuracy(output, targets):
@@ -132,30 +133,32 @@ def run_name(args):
 
 
 def save_outputs(net, inputs, targets, args):
-    """Save the activation table as CSV and the pictures in args.plot_dir; return the paths."""
+    """Save the activation table as CSV and the pictures in args.plot_dir; return the paths.
+    The picture of the data is named after the data file, the others after the run (run_name)."""
     name = run_name(args)
-    folder = args.plot_dir
-    weights = net.get_weights()
     how = "set" if args.set_weights or args.weights is not None else "trained"
-    title = f"{args.act} network, {how} weights"
-    paths = [save_text(csv_text(activation_rows(net, inputs, targets)), os.path.join(folder, f"table_{name}.csv"))]
+    paths = [save_text(csv_text(activation_rows(net, inputs, targets)),
+                       os.path.join(args.plot_dir, f"table_{name}.csv"))]
     plt = pyplot(args.show)
-    data_name = os.path.splitext(os.path.basename(args.data))[0]
-    figures = {f"{data_name}.jpg": data_picture(plt, inputs, targets, f"the task: {os.path.basename(args.data)}"),
-               f"net_{name}.png": network_picture(plt, weights, title),
-               f"lines_{name}.png": lines_picture(plt, weights, inputs, targets, f"dividing lines, {title}")}
-    figures.update({f"{node}_{name}.jpg": fig for node, fig in node_pictures(plt, net, inputs, targets).items()})
     try:
-        paths += [save_figure(fig, os.path.join(folder, file)) for file, fig in figures.items()]
+        for kind, fig in all_pictures(plt, net, inputs, targets, f"{args.act} network, {how} weights"):
+            if kind == "data":
+                file = os.path.splitext(os.path.basename(args.data))[0] + ".jpg"
+            else:
+                file = f"{kind}_{name}.{'png' if kind in ('net', 'lines') else 'jpg'}"
+            paths.append(save_figure(fig, os.path.join(args.plot_dir, file)))
+            if not args.show:
+                plt.close(fig)  # a run with many hidden nodes would otherwise hold dozens of figures
     except OSError as err:
-        raise UserError(f"cannot save pictures in {folder or 'the current folder'}: {err.strerror or err}") from None
+        raise UserError(f"cannot save pictures in {args.plot_dir or 'the current folder'}: "
+                        f"{err.strerror or err}") from None
     if args.show:
         plt.show()
     plt.close("all")
     return paths
 
 
-def parse_args(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description="Two-layer network on the 3x3 checkerboard (check.csv).")
     parser.add_argument("--act", choices=ACTIVATIONS, default="sig",
                         help="activation at hidden and output: sig (sigmoid) or step (Heaviside) (default: sig)")
@@ -164,8 +167,9 @@ def parse_args(argv=None):
     # Defaults tuned for reliability (the course used --init 0.1 --lr 0.01): see README, Part 2
     parser.add_argument("--init", type=number(float, 0), default=0.03,
                         help="std of the random initial weights (default: 0.03)")
-    parser.add_argument("--lr", type=number(float, 0, low_open=True), default=0.1,
-                        help="Adam learning rate (default: 0.1)")
+    # Adam moves every weight by about lr each epoch: past MAX_LR the sigmoids saturate at once
+    parser.add_argument("--lr", type=number(float, 0, MAX_LR, low_open=True), default=0.1,
+                        help=f"Adam learning rate, at most {MAX_LR:g} (default: 0.1)")
     parser.add_argument("--epoch", type=number(int, 1), default=200000,
                         help="maximum number of epochs (default: 200000)")
     parser.add_argument("--set_weights", action="store_true",
@@ -184,7 +188,11 @@ def parse_args(argv=None):
     parser.add_argument("--plot_dir", default="plot",
                         help="folder for the pictures and the table; '' is the current folder (default: plot)")
     parser.add_argument("--show", action="store_true", help="also open the pictures in windows (default: off)")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None):

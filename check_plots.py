@@ -28,21 +28,30 @@ def draw_points(ax, inputs, targets):
     ax.set(xlim=PLOT_RANGE, ylim=PLOT_RANGE, xlabel="x", ylabel="y", aspect="equal")
 
 
+def all_pictures(plt, net, inputs, targets, title):
+    """Every picture of a run, made one at a time so each can be saved and closed before the next:
+    (name, figure) for the data, the network drawn ("net"), the dividing lines ("lines"), each
+    hidden node (h1..hH) and the output ("out"). `title` says which network it is."""
+    weights = net.get_weights()
+    yield "data", data_picture(plt, inputs, targets, "the data")
+    yield "net", network_picture(plt, weights, title)
+    yield "lines", lines_picture(plt, weights, inputs, targets, f"dividing lines, {title}")
+    yield from node_pictures(plt, net, inputs, targets)
+
+
 def node_pictures(plt, net, inputs, targets):
-    """One figure per hidden node and one for the output: its activation over the plane, the
-    points on top. Returns {"h1": fig, ..., "out": fig}."""
+    """For each hidden node and the output, one at a time: (name, figure) with its activation over
+    the plane and the points on top; names h1..hH and out."""
     steps = torch.linspace(*PLOT_RANGE, PLOT_STEPS)
     grid_y, grid_x = torch.meshgrid(steps, steps, indexing="ij")  # rows follow y, as imshow expects
     with torch.no_grad():
         output = net(torch.stack([grid_x.flatten(), grid_y.flatten()], dim=1))
     hid = net.hidden.shape[1]
-    values = {f"h{i + 1}": net.hidden[:, i] for i in range(hid)}
-    values["out"] = output[:, 0]
-    figures = {}
-    for name, value in values.items():
-        what = f"hidden node {name}" if name != "out" else f"output ({hid} hidden)"
-        figures[name] = data_picture(plt, inputs, targets, f"{what}, {net.act}", value.reshape(PLOT_STEPS, -1))
-    return figures
+    for i in range(hid):
+        values = net.hidden[:, i].reshape(PLOT_STEPS, PLOT_STEPS)
+        yield f"h{i + 1}", data_picture(plt, inputs, targets, f"hidden node h{i + 1}, {net.act}", values)
+    yield "out", data_picture(plt, inputs, targets, f"output ({hid} hidden), {net.act}",
+                              output.reshape(PLOT_STEPS, PLOT_STEPS))
 
 
 def data_picture(plt, inputs, targets, title, values=None):
