@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 from matplotlib.text import Annotation
 
 import check_main
@@ -371,6 +372,31 @@ def test_inputs_users_really_have(monkeypatch, capsys, tmp_path):
     assert run_cli(monkeypatch, "--act", "step", "--hid", "4", "--set_weights", "--plot_dir", "") == 0
     assert "final accuracy: 100.0%" in capsys.readouterr().out
     assert {"net_step4_set.png", "check.jpg"} <= set(os.listdir(tmp_path))
+
+
+# Any JSON value at all: numbers of every size (integers past float64's range too), strings, nulls,
+# booleans, lists and objects nested.
+NUMBERS = st.integers() | st.integers(10 ** 300, 10 ** 400) | st.floats()
+JSON_VALUES = st.recursive(st.none() | st.booleans() | NUMBERS | st.text(max_size=3),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner,
+                                                                                      max_size=2),
+                           max_leaves=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=st.sampled_from(sorted(HAND_WEIGHTS)), value=JSON_VALUES)
+def test_any_weights_value_is_used_or_refused_in_one_line(name, value):
+    """Whatever a weights file holds under a key, set_weights either uses it (as finite numbers
+    of the right shape) or raises UserError, never another exception."""
+    net = MLP(4, "step")
+    before = {key: param.clone() for key, param in net.named_weights().items()}
+    try:
+        net.set_weights(dict(HAND_WEIGHTS, **{name: value}))
+    except UserError:
+        assert all(torch.equal(before[key], param) for key, param in net.named_weights().items())  # unchanged
+    else:
+        assert torch.isfinite(net.named_weights()[name]).all()
+        assert net.named_weights()[name].tolist() == torch.tensor(value, dtype=torch.float32).tolist()
 
 
 def test_help_shows_every_default():
