@@ -5,9 +5,11 @@
     python3 check_main.py --act sig --hid 4 --set_weights   # the same weights x10, with sigmoid
 
 Every run prints the weights, a table of the activations on the nine points,
-each hidden node's dividing line and the accuracy, and saves pictures of what
-each node computes over the plane. Nine points are far too few for a GPU to
-help, so everything runs on the CPU.
+each hidden node's dividing line and the accuracy. In --plot_dir it saves that
+table as CSV, the network drawn with its weights, all dividing lines on one
+picture and what each node computes over the plane (check_plots.py draws them),
+under names that tell runs apart (run_name), and lists every file written.
+Nine points are far too few for a GPU to help, so everything runs on the CPU.
 """
 import argparse
 import csv
@@ -113,6 +115,7 @@ def activation_table(net, inputs, targets):
 
 
 def csv_text(rows):
+    """Rows of cells as CSV text."""
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(rows)
     return text.getvalue()
@@ -159,7 +162,9 @@ def save_outputs(net, inputs, targets, args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description="Two-layer network on the 3x3 checkerboard (check.csv).")
+    parser = argparse.ArgumentParser(description="Two-layer network on the 3x3 checkerboard (check.csv). "
+                                     "Prints weights, activations, dividing lines and accuracy; saves the "
+                                     "table and pictures in --plot_dir and lists every file written.")
     parser.add_argument("--act", choices=ACTIVATIONS, default="sig",
                         help="activation at hidden and output: sig (sigmoid) or step (Heaviside) (default: sig)")
     parser.add_argument("--hid", type=number(int, 1, MAX_HID), default=5,
