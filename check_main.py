@@ -20,7 +20,8 @@ import re
 import torch
 import torch.nn.functional as F
 
-from check import ACTIVATIONS, DATA_FILE, HAND_WEIGHTS, MLP, SIG_SCALE, load_data, load_weights, save_weights, weights_json
+from check import (ACTIVATIONS, DATA_FILE, HAND_WEIGHTS, MLP, SIG_SCALE, load_data, load_weights, save_weights,
+                   weights_json)
 from check_plots import all_pictures
 from common import (SEED, UserError, check_finite, number, pyplot, run_main, save_figure, save_text,
                     seed_everything, writable_dir, writable_file)

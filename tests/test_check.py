@@ -180,7 +180,8 @@ def test_set_weights_write_every_picture_and_the_table(monkeypatch, capsys, tmp_
 
 def test_step_sig_and_trained_runs_write_different_files(monkeypatch, capsys, tmp_path):
     runs = [["--act", "step", "--hid", "4", "--set_weights"], ["--act", "sig", "--hid", "4", "--set_weights"],
-            ["--act", "sig", "--hid", "4", "--epoch", "1"], ["--act", "sig", "--hid", "4", "--epoch", "1", "--seed", "1"]]
+            ["--act", "sig", "--hid", "4", "--epoch", "1"],
+            ["--act", "sig", "--hid", "4", "--epoch", "1", "--seed", "1"]]
     files = []
     for argv in runs:
         assert run_cli(monkeypatch, *argv, "--plot_dir", str(tmp_path)) == 0
