@@ -9,15 +9,18 @@ weights are designed by hand: see the marked block below).
 import csv
 import json
 import math
+import os
 
 import torch
 import torch.nn as nn
 
-from common import UserError
+from common import UserError, save_text
+
+DATA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "check.csv")  # found from any folder
 
 ACTIVATIONS = ("sig", "step")
 
-# ============================ hand-designed weights ============================
+# BEGIN SOLUTION: Part 2: design HAND_WEIGHTS so the step network (4 hidden nodes) gets all nine points right
 # For the step network with 4 hidden nodes. On the nine points x + y takes the
 # values 0, 1, 2, 3, 4 and the target is 1 exactly when x + y is odd.
 #
@@ -33,6 +36,8 @@ HAND_WEIGHTS = {
     "hid_out_weight": [[1, -1, 1, -1]],
     "out_bias": [-0.5],
 }
+# END SOLUTION
+# BEGIN SOLUTION: Part 2: choose SIG_SCALE so HAND_WEIGHTS times SIG_SCALE get all nine points right with sigmoid
 # For the sigmoid network every weight and bias above is multiplied by SIG_SCALE.
 # With the weights above every net input, hidden or output, is at least 0.5 away
 # from 0 on the nine points, so after scaling it is at least 5 away: each hidden
@@ -40,7 +45,7 @@ HAND_WEIGHTS = {
 # input stays at least 10 * (0.5 - 4 * 0.0067) = 4.7 away from 0, and the output
 # is within 0.01 of the target. (The step network is unchanged by the scaling.)
 SIG_SCALE = 10
-# ===============================================================================
+# END SOLUTION
 
 
 class MLP(nn.Module):
@@ -96,14 +101,16 @@ class MLP(nn.Module):
                 raise UserError(f"weights: {name!r} is missing")
             try:
                 value = torch.tensor(weights[name], dtype=param.dtype)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise UserError(f"weights: {name} must be a (nested) list of numbers") from None
             if value.shape != param.shape:
                 raise UserError(f"weights: {name} has shape {list(value.shape)} but {self.in_hid.out_features} "
                                 f"hidden nodes need {list(param.shape)}")
-            if not torch.isfinite(value).all():
-                raise UserError(f"weights: {name} contains a non-finite number")
-            values[name] = value * scale
+            value = value * scale
+            if not torch.isfinite(value).all():  # also a number beyond float32's +-3.4e38, or made so by scale
+                raise UserError(f"weights: {name}{f' times {scale:g}' if scale != 1 else ''} holds a number "
+                                "that is not finite in float32 (NaN, infinity or beyond +-3.4e38)")
+            values[name] = value
         with torch.no_grad():
             for name, param in self.named_weights().items():
                 param.copy_(values[name])
@@ -119,10 +126,11 @@ class MLP(nn.Module):
         return weights
 
 
-def load_data(path="check.csv"):
-    """Read a CSV with header x,y,target; return inputs (N, 2) and targets (N, 1)."""
+def load_data(path=DATA_FILE):
+    """Read a CSV with header x,y,target; return inputs (N, 2) and targets (N, 1).
+    A byte-order mark at the start, as some spreadsheets write, is skipped."""
     try:
-        with open(path, newline="") as file:
+        with open(path, newline="", encoding="utf-8-sig") as file:
             rows = list(csv.reader(file))
     except OSError as err:
         raise UserError(f"cannot read data file {path}: {err.strerror}") from None
@@ -152,12 +160,14 @@ def load_data(path="check.csv"):
 def load_weights(path):
     """Read a weights file: a JSON object with the keys of HAND_WEIGHTS."""
     try:
-        with open(path) as file:
+        with open(path, encoding="utf-8-sig") as file:
             weights = json.load(file)
     except OSError as err:
         raise UserError(f"cannot read weights file {path}: {err.strerror}") from None
     except ValueError as err:  # bad JSON or not text
         raise UserError(f"weights file {path} is not valid JSON: {err}") from None
+    except RecursionError:  # lists nested thousands deep
+        raise UserError(f"weights file {path} is nested too deeply to hold weights") from None
     if not isinstance(weights, dict):
         raise UserError(f"weights file {path} must hold a JSON object with keys {', '.join(HAND_WEIGHTS)}")
     return weights
@@ -170,9 +180,9 @@ def weights_json(weights):
 
 
 def save_weights(net, path):
-    """Write the network's weights at full precision, in the format load_weights reads."""
+    """Write the network's weights at full precision, in the format load_weights reads. The write
+    is atomic: if it fails (a full disk), a file already at `path` is left as it was."""
     try:
-        with open(path, "w") as file:
-            file.write(weights_json(net.get_weights()))
+        save_text(weights_json(net.get_weights()), path)
     except OSError as err:
         raise UserError(f"cannot write weights file {path}: {err.strerror}") from None

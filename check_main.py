@@ -2,41 +2,56 @@
 
     python3 check_main.py --act sig --hid 5                 # train from random weights
     python3 check_main.py --act step --hid 4 --set_weights  # check the hand-designed step network
-    python3 check_main.py --act sig --hid 4 --set_weights   # the same weights x10, with sigmoid
+    python3 check_main.py --act sig --hid 4 --set_weights   # the same weights times SIG_SCALE, with sigmoid
 
 Every run prints the weights, a table of the activations on the nine points,
-each hidden node's dividing line and the accuracy, and saves pictures of what
-each node computes over the plane. Nine points are far too few for a GPU to
-help, so everything runs on the CPU.
+each hidden node's dividing line and the accuracy. In --plot_dir it saves that
+table as CSV, the network drawn with its weights, all dividing lines on one
+picture and what each node computes over the plane (check_plots.py draws them),
+under names that tell runs apart (run_name), and lists every file written.
+Nine points are far too few for a GPU to help, so everything runs on the CPU.
 """
 import argparse
+import csv
+import io
 import os
+import re
 
 import torch
 import torch.nn.functional as F
 
-from check import ACTIVATIONS, HAND_WEIGHTS, MLP, SIG_SCALE, load_data, load_weights, save_weights, weights_json
-from common import UserError, pyplot, run_main, save_figure, seed_everything
+from check import (ACTIVATIONS, DATA_FILE, HAND_WEIGHTS, MLP, SIG_SCALE, load_data, load_weights, save_weights,
+                   weights_json)
+from check_plots import all_pictures
+from common import (SEED, UserError, check_finite, number, pyplot, run_main, save_figure, save_text,
+                    seed_everything, writable_dir, writable_file)
 
 HOLD_EPOCHS = 2000  # training stops once 100% accuracy has held this many epochs
 LOG_EVERY = 100
-PLOT_RANGE = (-1.0, 3.0)  # the grid 0..2 with a margin of 1 on every side
-PLOT_STEPS = 201
+# Nine points need at most 4 hidden nodes; each node gets its own picture and a row of the
+# network diagram, which gets hard to read past about 10 nodes.
+MAX_HID = 16
+MAX_LR = 10
 
 
 def accuracy(output, targets):
-    """Percentage of points on the right side of 0.5."""
-    return 100.0 * ((output >= 0.5).float() == targets).float().mean().item()
+    """Percentage of points on the right side of 0.5; a NaN output is never right."""
+    right = ((output >= 0.5) == (targets == 1)) & ~output.isnan()
+    return 100.0 * right.float().mean().item()
 
 
 def train(net, inputs, targets, lr, max_epochs, log=True):
     """Full-batch Adam on binary cross-entropy, until 100% accuracy has held
-    for HOLD_EPOCHS epochs or max_epochs have run; return the epochs run."""
+    for HOLD_EPOCHS epochs or max_epochs have run; return the epochs run.
+    UserError as soon as the output stops being finite (the training diverged)."""
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     held = 0
     for epoch in range(1, max_epochs + 1):
         optimizer.zero_grad()
         output = net(inputs)
+        if not torch.isfinite(output).all():
+            raise UserError(f"the training diverged at epoch {epoch}: the output is NaN; "
+                            "try a smaller --lr or --init")
         loss = F.binary_cross_entropy(output, targets)
         loss.backward()
         optimizer.step()
@@ -46,6 +61,7 @@ def train(net, inputs, targets, lr, max_epochs, log=True):
             print(f"ep: {epoch:6d} loss: {loss.item():.4f} acc: {acc:5.1f}")
         if held >= HOLD_EPOCHS:
             break
+    check_finite(net.parameters(), "the trained weights")
     return epoch
 
 
@@ -76,8 +92,9 @@ def line_equation(w1, w2, b):
     return f"{equation}  ->  x = {signed_sum([(-w2 / w1, 'y'), (-b / w1, '')])}"
 
 
-def activation_table(net, inputs, targets):
-    """Inputs, every hidden activation, output, target and whether it is right, one row per point."""
+def activation_rows(net, inputs, targets):
+    """The activation table as rows of text: a header, then per point its inputs, every hidden
+    activation, the output, the target and whether it is right (a NaN output never is)."""
     with torch.no_grad():
         output = net(inputs)
     number = "{:.0f}" if net.act == "step" else "{:.3f}"
@@ -85,90 +102,113 @@ def activation_table(net, inputs, targets):
     rows = [header]
     for point, hidden, out, target in zip(inputs.tolist(), net.hidden.tolist(), output[:, 0].tolist(),
                                           targets[:, 0].tolist()):
-        correct = "yes" if (out >= 0.5) == (target == 1) else "NO"
+        correct = "yes" if out == out and (out >= 0.5) == (target == 1) else "NO"  # out != out: NaN
         rows.append([f"{point[0]:g}", f"{point[1]:g}"] + [number.format(h) for h in hidden]
                     + [number.format(out), f"{target:g}", correct])
-    widths = [max(len(row[col]) for row in rows) for col in range(len(header))]
+    return rows
+
+
+def activation_table(net, inputs, targets):
+    """The activation table as printed: right-aligned columns."""
+    rows = activation_rows(net, inputs, targets)
+    widths = [max(len(row[col]) for row in rows) for col in range(len(rows[0]))]
     return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows)
 
 
-def draw(plt, inputs, targets, title, values=None):
-    """One picture: a node's activation over the plane (if given) with the nine points on top."""
-    fig, ax = plt.subplots(figsize=(5, 4))
-    if values is not None:
-        image = ax.imshow(values.numpy(), origin="lower", extent=PLOT_RANGE + PLOT_RANGE, vmin=0, vmax=1, cmap="gray")
-        fig.colorbar(image, ax=ax, label="activation")
-    for target, colour in ((0, "tab:blue"), (1, "tab:orange")):
-        points = inputs[targets[:, 0] == target].numpy()
-        ax.scatter(points[:, 0], points[:, 1], s=90, c=colour, edgecolors="black", label=f"target {target}")
-    ax.set(xlim=PLOT_RANGE, ylim=PLOT_RANGE, xlabel="x", ylabel="y", title=title, aspect="equal")
-    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2, fontsize="small")
-    return fig
+def csv_text(rows):
+    """Rows of cells as CSV text."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    return text.getvalue()
 
 
-def plot_all(net, inputs, targets, plot_dir, show=False):
-    """Save check.jpg (the data), hid_{H}_{i}.jpg (hidden node i) and out_{H}.jpg (the output)."""
-    plt = pyplot(show)
-    steps = torch.linspace(*PLOT_RANGE, PLOT_STEPS)
-    grid_y, grid_x = torch.meshgrid(steps, steps, indexing="ij")  # rows follow y, as imshow expects
-    with torch.no_grad():
-        output = net(torch.stack([grid_x.flatten(), grid_y.flatten()], dim=1))
-    hid = net.hidden.shape[1]
-    pictures = {"check.jpg": draw(plt, inputs, targets, "the 3x3 check task")}
-    for i in range(hid):
-        values = net.hidden[:, i].reshape(PLOT_STEPS, PLOT_STEPS)
-        pictures[f"hid_{hid}_{i + 1}.jpg"] = draw(plt, inputs, targets, f"hidden node {i + 1} ({net.act})", values)
-    pictures[f"out_{hid}.jpg"] = draw(plt, inputs, targets, f"output ({net.act}, {hid} hidden)",
-                                      output.reshape(PLOT_STEPS, PLOT_STEPS))
+def run_name(args):
+    """What tells this run's files apart from other runs': the activation, the hidden nodes and where
+    the weights came from, e.g. step4_set, sig4_set, sig5_trained-seed0, step4_file-mine, sig4_set_x5."""
+    if args.weights is not None:
+        stem = os.path.splitext(os.path.basename(args.weights))[0]
+        source = "file-" + re.sub(r"[^\w.-]", "_", stem)
+    elif args.set_weights:
+        source = "set"
+    else:
+        source = f"trained-seed{args.seed}"
+    scale = f"_x{args.scale:g}" if args.scale is not None else ""
+    return f"{args.act}{args.hid}_{source}{scale}"
+
+
+def save_outputs(net, inputs, targets, args):
+    """Save the activation table as CSV and the pictures in args.plot_dir; return the paths.
+    The picture of the data is named after the data file, the others after the run (run_name)."""
+    name = run_name(args)
+    how = "set" if args.set_weights or args.weights is not None else "trained"
+    paths = [save_text(csv_text(activation_rows(net, inputs, targets)),
+                       os.path.join(args.plot_dir, f"table_{name}.csv"))]
+    plt = pyplot(args.show)
     try:
-        paths = [save_figure(fig, f"{plot_dir}/{name}") for name, fig in pictures.items()]
+        for kind, fig in all_pictures(plt, net, inputs, targets, f"{args.act} network, {how} weights"):
+            if kind == "data":
+                file = os.path.splitext(os.path.basename(args.data))[0] + ".jpg"
+            else:
+                file = f"{kind}_{name}.{'png' if kind in ('net', 'lines') else 'jpg'}"
+            paths.append(save_figure(fig, os.path.join(args.plot_dir, file)))
+            if not args.show:
+                plt.close(fig)  # a run with many hidden nodes would otherwise hold dozens of figures
     except OSError as err:
-        raise UserError(f"cannot save pictures in {plot_dir}: {err.strerror or err}") from None
-    if show:
+        raise UserError(f"cannot save pictures in {args.plot_dir or 'the current folder'}: "
+                        f"{err.strerror or err}") from None
+    if args.show:
         plt.show()
     plt.close("all")
     return paths
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Two-layer network on the 3x3 checkerboard (check.csv).")
+def build_parser():
+    parser = argparse.ArgumentParser(description="Two-layer network on the 3x3 checkerboard (check.csv). "
+                                     "Prints weights, activations, dividing lines and accuracy; saves the "
+                                     "table and pictures in --plot_dir and lists every file written.")
     parser.add_argument("--act", choices=ACTIVATIONS, default="sig",
                         help="activation at hidden and output: sig (sigmoid) or step (Heaviside) (default: sig)")
-    parser.add_argument("--hid", type=int, default=5, help="number of hidden nodes (default: 5)")
+    parser.add_argument("--hid", type=number(int, 1, MAX_HID), default=5,
+                        help=f"number of hidden nodes, 1 to {MAX_HID} (each gets a picture) (default: 5)")
     # Defaults tuned for reliability (the course used --init 0.1 --lr 0.01): see README, Part 2
-    parser.add_argument("--init", type=float, default=0.03, help="std of the random initial weights (default: 0.03)")
-    parser.add_argument("--lr", type=float, default=0.1, help="Adam learning rate (default: 0.1)")
-    parser.add_argument("--epoch", type=int, default=200000, help="maximum number of epochs (default: 200000)")
+    parser.add_argument("--init", type=number(float, 0), default=0.03,
+                        help="std of the random initial weights (default: 0.03)")
+    # Adam moves every weight by about lr each epoch: past MAX_LR the sigmoids saturate at once
+    parser.add_argument("--lr", type=number(float, 0, MAX_LR, low_open=True), default=0.1,
+                        help=f"Adam learning rate, at most {MAX_LR:g} (default: 0.1)")
+    parser.add_argument("--epoch", type=number(int, 1), default=200000,
+                        help="maximum number of epochs (default: 200000)")
     parser.add_argument("--set_weights", action="store_true",
-                        help="check the hand-designed weights in check.py instead of training")
+                        help="check the hand-designed weights in check.py instead of training (default: train)")
     parser.add_argument("--weights", metavar="FILE",
                         help="check the weights in this JSON file instead of training (keys in_hid_weight, "
-                             "hid_bias, hid_out_weight, out_bias)")
-    parser.add_argument("--scale", type=float, metavar="K",
+                             "hid_bias, hid_out_weight, out_bias) (default: none)")
+    parser.add_argument("--scale", type=number(float, 0, low_open=True), metavar="K",
                         help=f"multiply the set weights and biases by K (default: {SIG_SCALE} for the shipped "
                              "weights with --act sig, else 1)")
-    parser.add_argument("--save_weights", metavar="FILE", help="write the final weights to this JSON file")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--data", default="check.csv", help="CSV file with columns x,y,target (default: check.csv)")
-    parser.add_argument("--plot_dir", default="plot", help="folder for the pictures (default: plot)")
-    parser.add_argument("--show", action="store_true", help="also open the pictures in windows")
-    return parser.parse_args(argv)
+    parser.add_argument("--save_weights", metavar="FILE",
+                        help="write the final weights to this JSON file (default: not saved)")
+    parser.add_argument("--seed", type=SEED, default=0, help="random seed, 0 to 2**32-1 (default: 0)")
+    parser.add_argument("--data", default=DATA_FILE,
+                        help="CSV file with columns x,y,target (default: check.csv beside this script)")
+    parser.add_argument("--plot_dir", default="plot",
+                        help="folder for the pictures and the table; '' is the current folder (default: plot)")
+    parser.add_argument("--show", action="store_true", help="also open the pictures in windows (default: off)")
+    return parser
 
 
-def main():
-    args = parse_args()
-    if args.hid < 1:
-        raise UserError(f"--hid must be at least 1, got {args.hid}")
-    if args.init < 0 or args.lr <= 0 or args.epoch < 1:
-        raise UserError("--init must be >= 0, --lr > 0 and --epoch >= 1")
-    if args.scale is not None and args.scale <= 0:
-        raise UserError(f"--scale must be positive, got {args.scale:g}")
-    if os.path.exists(args.plot_dir) and not os.path.isdir(args.plot_dir):
-        raise UserError(f"--plot_dir {args.plot_dir} is a file, not a folder")
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     hand_set = args.set_weights or args.weights is not None
     hand_hid = len(HAND_WEIGHTS["hid_bias"])
     if args.set_weights and args.weights is None and args.hid != hand_hid:
         raise UserError(f"the hand-designed weights in check.py have {hand_hid} hidden nodes: use --hid {hand_hid}")
+    if args.scale is not None and not hand_set:
+        raise UserError("--scale multiplies set weights: use it with --set_weights or --weights FILE")
     if args.act == "step" and not hand_set:
         raise UserError("a step network cannot be trained by gradient descent (the step function has zero "
                         "gradient everywhere): give it weights with --set_weights or --weights FILE")
@@ -176,9 +216,14 @@ def main():
     seed_everything(args.seed)
     inputs, targets = load_data(args.data)
     net = MLP(args.hid, args.act)
-
     if hand_set:
         net.set_weights(load_weights(args.weights) if args.weights else None, args.scale)
+    # every input is read and checked: now the outputs, before any training
+    writable_dir(args.plot_dir, "--plot_dir")
+    if args.save_weights is not None:
+        writable_file(args.save_weights, "--save_weights")
+
+    if hand_set:
         print("set weights (no training):")
     else:
         net.init_weights(args.init)
@@ -192,11 +237,12 @@ def main():
     with torch.no_grad():
         final = accuracy(net(inputs), targets)
     print(f"\nfinal accuracy: {final:.1f}%")
-    if args.save_weights:
+    written = []
+    if args.save_weights is not None:
         save_weights(net, args.save_weights)
-        print(f"weights saved to {args.save_weights}")
-    paths = plot_all(net, inputs, targets, args.plot_dir, args.show)
-    print(f"pictures saved to {args.plot_dir}/: {', '.join(os.path.basename(path) for path in paths)}")
+        written.append(args.save_weights)
+    written += save_outputs(net, inputs, targets, args)
+    print("files written:\n" + "\n".join(f"  {path}" for path in written))
 
 
 if __name__ == "__main__":

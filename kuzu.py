@@ -102,6 +102,7 @@ class Net(nn.Module):
 
 
 class NetLin(Net):
+    # BEGIN SOLUTION: Part 1: write NetLin: one linear layer from the 784 pixels to 10 outputs, then log_softmax
     """Linear function of the 784 pixels, then log_softmax (multinomial logistic regression)."""
 
     def __init__(self):
@@ -110,9 +111,11 @@ class NetLin(Net):
 
     def forward(self, x):
         return F.log_softmax(self.out(x.flatten(1)), dim=1)
+    # END SOLUTION
 
 
 class NetFull(Net):
+    # BEGIN SOLUTION: Part 1: write NetFull: one fully connected hidden layer of tanh units, then log_softmax
     """One fully connected hidden layer of tanh units, then log_softmax.
 
     Weights start with Glorot (Xavier) initialisation, which was derived for tanh
@@ -130,9 +133,11 @@ class NetFull(Net):
 
     def forward(self, x):
         return F.log_softmax(self.out(torch.tanh(self.hid(x.flatten(1)))), dim=1)
+    # END SOLUTION
 
 
 class NetConv(Net):
+    # BEGIN SOLUTION: Part 1: write NetConv: two conv layers and one fully connected hidden layer, all relu, then log_softmax
     """Two convolutional layers and one fully connected hidden layer, all relu, then log_softmax.
 
     conv 5x5 (16) -> pool -> conv 3x3 (32) -> pool -> fc (128) -> 10. The first
@@ -163,6 +168,7 @@ class NetConv(Net):
         x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)  # 14x14 -> 7x7
         x = self.drop(F.relu(self.hid(x.flatten(1))))
         return F.log_softmax(self.out(x), dim=1)
+    # END SOLUTION
 
 
 MODELS = {"lin": NetLin, "full": NetFull, "conv": NetConv}

@@ -28,9 +28,12 @@ Arrays, for R runs (names as in seq_models.py):
   with I input symbols, H hidden units, O output symbols, G = H (SRN) or 4H (LSTM: gates i f g o).
   All weights of all runs live in one array `theta` (one row per weight, one column per run); the
   names above are views into it, and the optimizers update `theta` in one loop.
+The learning rate can change from string to string (a schedule, given per string), and each
+run's gradient can be clipped to a maximum length before the step, as clip_grad_norm_ does.
 Per string, time t runs over the input steps 0..T-1; h[:, t] is the hidden state BEFORE step t
 (h[:, 0] the initial state), h[:, t+1] the state after reading symbol x_t.
 """
+import glob
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -316,7 +319,7 @@ def forward_backward(is_lstm, weights, grads, x, length, work):
     Fills grads, and leaves the output probabilities in work's prob (O, Tmax, R)."""
     W, U, hid_bias, V, out_bias, H0 = weights
     dW, dU, dhid_bias, dV, dout_bias, dH0 = grads
-    _, h, c, gate, tanh_c, prob, delta, dz, pre, score, dh, dc, dc_next, row = work
+    _, h, c, gate, tanh_c, prob, delta, dz, pre, score, dh, dc, dc_next, row, _ = work
     T = length.max()
     if is_lstm:
         lstm_forward(W, U, hid_bias, x, T, h, c, gate, tanh_c, pre)
@@ -344,8 +347,8 @@ def workspace(is_lstm, num_hid, num_out, runs, max_steps):
     delta = np.zeros((O, T, R))                 # loss gradient at the output scores
     dz = np.zeros((G, T + 1, R))                # loss gradient at the pre-activations
     pre, score, dh = np.zeros((G, R)), np.zeros((O, R)), np.zeros((H, R))      # scratch rows
-    dc, dc_next, row = np.zeros((H, R)), np.zeros((H, R)), np.zeros(R)
-    return x, h, c, gate, tanh_c, prob, delta, dz, pre, score, dh, dc, dc_next, row
+    dc, dc_next, row, norm = np.zeros((H, R)), np.zeros((H, R)), np.zeros(R), np.zeros(R)
+    return x, h, c, gate, tanh_c, prob, delta, dz, pre, score, dh, dc, dc_next, row, norm
 
 
 # ---------------------------------------------------------------- optimizers (as torch.optim)
@@ -382,8 +385,24 @@ def adam_step(theta, grad, mean, square, step, lr, beta1, beta2, eps, weight_dec
 # ---------------------------------------------------------------- a chunk of strings
 
 @jit
+def clip_norm(grad, max_norm, norm):
+    """torch.nn.utils.clip_grad_norm_ for each run (column) of grad: when the gradient's length
+    over all weights exceeds max_norm, scale it by max_norm / (length + 1e-6). norm (R,) is scratch."""
+    N, R = grad.shape
+    norm[:] = 0.0
+    for n in range(N):
+        for r in range(R):
+            norm[r] += grad[n, r] * grad[n, r]
+    for r in range(R):
+        norm[r] = min(max_norm / (math.sqrt(norm[r]) + 1e-6), 1.0)
+    for n in range(N):
+        for r in range(R):
+            grad[n, r] *= norm[r]
+
+
+@jit
 def train_strings(is_lstm, theta, weights, grad, grads, state1, state2, steps_done, settings,
-                  strings, errors, work, update):
+                  lrs, strings, errors, work, update):
     """Train every run on its strings s = 0..S-1 in order, one optimizer step per string, and
     record errors[s, r], the error of string s (before its update) as seq_train reports it: the
     mean over the scored steps of the mean squared difference of output and target probabilities.
@@ -391,8 +410,9 @@ def train_strings(is_lstm, theta, weights, grad, grads, state1, state2, steps_do
     strings = (seq, length, width, target, scored): run r's StringBatch arrays seq (S, width_r+1),
     prob (S, width_r, O) and scored (S, width_r) flattened one run after the other (so they need
     not be padded to a common width), length (S, R), width (R,).
-    settings = (use_adam, lr, momentum, weight_decay, beta1, beta2, eps)."""
-    use_adam, lr, momentum, weight_decay, beta1, beta2, eps = settings
+    settings = (use_adam, momentum, weight_decay, beta1, beta2, eps, max_norm); string s is trained
+    with learning rate lrs[s], after its gradient is clipped to length max_norm (0: not clipped)."""
+    use_adam, momentum, weight_decay, beta1, beta2, eps, max_norm = settings
     seq, length, width, target, scored = strings
     x, prob = work[0], work[5]
     O = prob.shape[0]
@@ -418,11 +438,13 @@ def train_strings(is_lstm, theta, weights, grad, grads, state1, state2, steps_do
             errors[s, r] = total / count if count > 0 else np.nan
         if not update:
             continue
+        if max_norm > 0.0:
+            clip_norm(grad, max_norm, work[-1])
         step = steps_done + s + 1
         if use_adam:
-            adam_step(theta, grad, state1, state2, step, lr, beta1, beta2, eps, weight_decay)
+            adam_step(theta, grad, state1, state2, step, lrs[s], beta1, beta2, eps, weight_decay)
         else:
-            sgd_step(theta, grad, state1, step == 1, lr, momentum, weight_decay)
+            sgd_step(theta, grad, state1, step == 1, lrs[s], momentum, weight_decay)
 
 
 # ---------------------------------------------------------------- the trainer seq_train.py uses
@@ -476,18 +498,20 @@ class RunGroup:
     def workspace(self, max_steps):
         return workspace(self.is_lstm, self.num_hid, self.num_out, self.runs, max_steps)
 
-    def run(self, batches, update):
+    def run(self, batches, update, lrs=None):
         """train_strings on run r's strings batches[r] -> errors (R, count)."""
         strings = self.pack(batches)
         errors = np.empty(strings[1].shape)
+        lrs = np.zeros(len(errors)) if lrs is None else np.asarray(lrs, dtype=np.float64)
         train_strings(self.is_lstm, self.theta, self.arrays(self.weights), self.grad,
                       self.arrays(self.grads), self.state1, self.state2, self.steps, self.settings,
-                      strings, errors, self.workspace(strings[2].max()), update)
+                      lrs, strings, errors, self.workspace(strings[2].max()), update)
         return errors.T
 
-    def train_chunk(self, batches):
-        """Train run r on the strings of batches[r] in order -> errors (R, count)."""
-        errors = self.run(batches, True)
+    def train_chunk(self, batches, lrs):
+        """Train run r on the strings of batches[r] in order, string s with learning rate lrs[s]
+        -> errors (R, count)."""
+        errors = self.run(batches, True, lrs)
         self.steps += errors.shape[1]
         return errors
 
@@ -501,6 +525,15 @@ class RunGroup:
         return {name: grad.copy() for name, grad in self.grads.items()}
 
 
+def clear_cache():
+    """Delete this module's compiled code from numba's cache (__pycache__) -> files removed."""
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), '__pycache__')
+    files = glob.glob(os.path.join(glob.escape(folder), 'seq_fast.*.nb[ic]'))
+    for path in files:
+        os.remove(path)
+    return len(files)
+
+
 def cpu_count():
     return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
 
@@ -512,9 +545,10 @@ class FastTrainer:
     trained in its own thread (the compiled code runs without Python's global lock)."""
 
     def __init__(self, nets, optim='adam', lr=0.01, mom=0.0, wd=0.0, betas=(0.9, 0.999), eps=1e-8,
-                 threads=None):
-        settings = (optim == 'adam', float(lr), float(mom), float(wd),
-                    float(betas[0]), float(betas[1]), float(eps))
+                 clip=0.0, threads=None):
+        self.lr = lr
+        settings = (optim == 'adam', float(mom), float(wd), float(betas[0]), float(betas[1]),
+                    float(eps), float(clip))
         # a group per core, but groups of at least 8 runs: fewer lanes than that make a group cost
         # almost as much as 8, so splitting them would only add work
         groups = max(1, min(threads or cpu_count(), len(nets) // 8))
@@ -531,10 +565,13 @@ class FastTrainer:
             return [work(self.groups[0], parts[0])]
         return list(self.pool.map(work, self.groups, parts))
 
-    def train_chunk(self, batches):
-        """Train run r on the strings of batches[r] (StringBatch) in order -> errors (R, count):
-        each string's error (as seq_train reports it) from the forward pass before its update."""
-        return np.concatenate(self._each_group(RunGroup.train_chunk, batches))
+    def train_chunk(self, batches, lrs=None):
+        """Train run r on the strings of batches[r] (StringBatch) in order, string s with learning
+        rate lrs[s] (default: lr for all) -> errors (R, count): each string's error (as seq_train
+        reports it) from the forward pass before its update."""
+        if lrs is None:
+            lrs = np.full(len(batches[0].length), float(self.lr))
+        return np.concatenate(self._each_group(lambda group, part: group.train_chunk(part, lrs), batches))
 
     def errors(self, batches):
         """The error of every string of batches[r] under run r's current weights, as train_chunk

@@ -13,11 +13,13 @@ From a Python prompt:
 import glob
 import math
 import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from common import UserError, save_atomic
 
@@ -170,6 +172,67 @@ class Language:
     def spell(self, seq):
         """Symbol indices -> the string of letters."""
         return ''.join(self.symbols[i] for i in seq)
+
+
+# ---------------------------------------------------------------- how well a network predicts
+
+def string_errors(prob_out, batch):
+    """Per string: mean over its scored steps (and over symbols) of (output prob - target)^2.
+    prob_out is a numpy array shaped like batch.prob."""
+    squared = ((prob_out - batch.prob) ** 2).mean(axis=2)
+    return (squared * batch.scored).sum(axis=1) / np.maximum(batch.scored.sum(axis=1), 1)
+
+
+def unscored_errors(prob_out, batch):
+    """Per string: the same error over the input steps that are not scored (the embedded Reber
+    step after the inner E, the course's "final" error); NaN where a string has none."""
+    inside = np.arange(batch.prob.shape[1]) < batch.length[:, None]
+    steps = inside & ~batch.scored
+    squared = ((prob_out - batch.prob) ** 2).mean(axis=2)
+    with np.errstate(invalid='ignore'):
+        return (squared * steps).sum(axis=1) / steps.sum(axis=1)
+
+
+@torch.no_grad()
+def predict(net, lang, batch):
+    """Run the network over a batch -> numpy (hidden, context or None, output probabilities)."""
+    hidden, context, output = run_model(net, lang.one_hot(batch.seq[:, :-1]))
+    to_numpy = lambda t: None if t is None else t.double().numpy()
+    return to_numpy(hidden), to_numpy(context), to_numpy(F.softmax(output, dim=2))
+
+
+def evaluate(net, lang, batch):
+    """(mean error over the strings, fraction of determined steps predicted right) on a batch:
+    the network has solved the task when that fraction is 1."""
+    _, _, prob_out = predict(net, lang, batch)
+    right = prob_out.argmax(axis=2) == batch.seq[:, 1:]
+    determined = batch.determined
+    return string_errors(prob_out, batch).mean(), right[determined].mean()
+
+
+def show_string(net, lang, batch, out=sys.stdout):
+    """Print a batch of one string: its symbols and states, then per step the hidden (and
+    context) activations, the output probabilities and the targets.
+    Returns (its error, its error over the unscored steps or NaN)."""
+    T = batch.length[0]
+    hidden, context, prob_out = predict(net, lang, batch)
+    fmt = lambda v: ' '.join(f'{x:6.3f}' for x in v)
+    print(f'string: {lang.spell(batch.seq[0, :T + 1])}', file=out)
+    print(f'states: {" ".join(str(s) for s in batch.state[0, :T])}', file=out)
+    width = 7 * hidden.shape[2]
+    header = f'step sym state | {"hidden":^{width}}'
+    if context is not None:
+        header += f'| {"context":^{width}}'
+    width = 7 * lang.num_symbols
+    header += f'| {"output " + lang.symbols:^{width}}| {"target " + lang.symbols:^{width}}'
+    print(header, file=out)
+    for t in range(T):
+        row = f'{t:4d}  {lang.symbols[batch.seq[0, t]]}  {batch.state[0, t]:5d} | {fmt(hidden[0, t])} '
+        if context is not None:
+            row += f'| {fmt(context[0, t])} '
+        row += f'| {fmt(prob_out[0, t])} | {fmt(batch.prob[0, t])}'
+        print(row, file=out)
+    return string_errors(prob_out, batch)[0], unscored_errors(prob_out, batch)[0]
 
 
 # ---------------------------------------------------------------- checkpoints

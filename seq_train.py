@@ -1,69 +1,93 @@
 """Train a small recurrent network to predict the next symbol of strings from a formal language.
 
-    python3 seq_train.py --lang anb2n                        # SRN, 2 hidden units, 100,000 strings
-    python3 seq_train.py --lang anb2nc3n --model lstm --hid 3
-    python3 seq_train.py --lang reber --embed
+    python3 seq_train.py                                   # anb2n, SRN with 2 hidden units
+    python3 seq_train.py --lang anb2nc3n --model lstm
+    python3 seq_train.py --lang reber --embed --model lstm
+    python3 seq_train.py --lang anb2n --runs 8             # 8 seeds at once; says which solved
 
-One string per training step, loss = negative log-likelihood of each next symbol. Every 1000
-strings (one "epoch" in the course's units) a fresh string is printed with the network's hidden
-activations and output probabilities, and its error: the mean squared difference between the
-output probabilities and the targets over the scored steps. Every 10,000 strings, and at the
-end, the weights go to {out_path}/{lang}_{model}{hid}_{k}.pth (k in thousands of strings).
+The training loop is the course's: one string at a time, loss = negative log-likelihood of each
+next symbol, one optimizer step per string (train() below). Every 1000 strings (one "epoch" in
+the course's units) it prints a line: the error on a fresh string (the mean squared difference
+between output probabilities and targets) and the mean error of the last 1000 training strings.
+Every 10,000 strings, and at the end, the weights go to {out_path}/{lang}_{model}{hid}_{k}.pth
+(k in thousands of strings). The end says whether the network solved the task: whether it
+predicts every symbol that is certain (determined) on 1000 fresh strings.
 
-Training strings come from numpy's default_rng(seed), drawn 1000 at a time with lang.batch();
-the printed strings come from a separate generator, so printing never changes what is learnt.
+The default recipe (Adam, a learning rate that warms up and then decays along a cosine, gradient
+clipping) finds the solution for nearly every seed; `--recipe course` trains with the course's own
+settings instead, for comparison. Every piece is a flag; a flag given overrides the recipe.
 
 Two engines do the same mathematics: `--engine fast` (the default; seq_fast.py, compiled
-backpropagation through time, about 200 times faster per string) and `--engine autograd`, the
-plain torch loop of autograd_trainer() below, for checking and for reading.
-
-`--runs N` trains N networks with seeds seed, seed+1, ..., each on its own strings (run r is
-exactly what `--seed seed+r` alone would give); their checkpoints end in _run{r}, and the end
-says which runs solved the task and which is best. The fast engine trains them together, at a
-cost close to one run's.
+backpropagation through time, about 200 times faster, and several runs at once, see seq_runs.py)
+and `--engine autograd`, the plain torch loop of train() below, for checking and for reading.
 """
 import argparse
 import math
+import os
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from anbn import FAMILY, AnBn
-from common import UserError, run_main, seed_everything
+from anbn import FAMILY, NUM_BLOCKS, AnBn
+from common import SEED, SEED_LIMIT, UserError, check_finite, number, run_main, seed_everything, writable_dir
 from reber import Reber
-from seq_models import checkpoint_path, make_model, run_model, save_checkpoint
+from seq_models import (checkpoint_path, evaluate, make_model, predict, run_model, save_checkpoint,  # noqa: F401
+                        show_string, string_errors)
 
-LANGUAGES = ['reber', *FAMILY]
-CHUNK = 1000            # strings drawn at once, and strings between reports
+LANGUAGES = [*FAMILY, 'reber']
+CHUNK = 1000            # strings drawn at once, and strings between report lines
 SAVE_EVERY = 10_000     # strings between checkpoints
 
 # defaults that depend on the language (and model): maximum n (minimum Reber length), hidden units,
 # thousands of training strings
 DEFAULTS = {
-    'reber':    dict(length=5, hid=4, epoch=50),
-    'anbn':     dict(length=8, hid=2, epoch=100),
     'anb2n':    dict(length=4, hid=2, epoch=100),
+    'anbn':     dict(length=8, hid=2, epoch=100),
     'anbncn':   dict(length=8, hid=3, epoch=100),
     'anb2nc3n': dict(length=4, hid=3, epoch=100),
+    'reber':    dict(length=5, hid=4, epoch=50),
 }
 SRN_DEFAULTS = {'anbncn': dict(hid=4, epoch=200), 'anb2nc3n': dict(hid=4, epoch=200)}
+
+# How the weights are learnt. 'default' was chosen by measuring how many of seeds 1-16 solve each
+# language (bench/bench_reliability.py); 'course' is the course's own seq_train.py.
+RECIPES = {
+    'default': dict(optim='adam', lr=0.01, mom=0.0, wd=0.0, init=0.3,
+                    schedule='cosine', warmup=1.0, decay_to=0.01, clip=1.0),
+    'course':  dict(optim='sgd', lr=0.005, mom=0.0, wd=1e-4, init=0.001,
+                    schedule='constant', warmup=0.0, decay_to=1.0, clip=0.0),
+}
+MAX_WEIGHTS = 10_000_000        # weights in all runs together: far beyond what these tasks need
+
+
+def default_table():
+    """The per-language defaults, as a table for --help."""
+    rows = [f'  {"--lang":9} {"--length":>8} {"--hid":>12} {"--epoch":>14}']
+    for lang, d in DEFAULTS.items():
+        srn = {**d, **SRN_DEFAULTS.get(lang, {})}
+        hid = str(d['hid']) if srn['hid'] == d['hid'] else f'{srn["hid"]} (lstm {d["hid"]})'
+        epoch = f'{d["epoch"]}' if srn['epoch'] == d['epoch'] else f'{srn["epoch"]} (lstm {d["epoch"]})'
+        rows.append(f'  {lang:9} {d["length"]:>8} {hid:>12} {epoch:>14}')
+    recipes = '\n'.join(f'  {name:8} ' + ', '.join(f'--{k} {v}' for k, v in r.items())
+                        for name, r in RECIPES.items())
+    return ('defaults per language (--length: maximum n, or minimum Reber length; --epoch: '
+            'thousands of strings):\n' + '\n'.join(rows) + '\n\nrecipes:\n' + recipes)
 
 
 def add_language_flags(parser):
     """The flags that name a language, a network and a checkpoint (shared with seq_plot.py)."""
-    parser.add_argument('--lang', choices=LANGUAGES, default='reber', help='language to learn')
+    parser.add_argument('--lang', choices=LANGUAGES, default='anb2n', help='language to learn (default: anb2n)')
     parser.add_argument('--embed', action='store_true', help='embedded Reber grammar (with --lang reber)')
-    parser.add_argument('--length', type=int, default=None,
-                        help='maximum n (anbn family) or minimum Reber string length (default per language)')
-    parser.add_argument('--model', choices=['srn', 'lstm'], default='srn', help='network type')
-    parser.add_argument('--hid', type=int, default=None, help='number of hidden units (default per language)')
-    parser.add_argument('--epoch', type=float, default=None,
-                        help='thousands of training strings (default per language)')
-    parser.add_argument('--out_path', default='net', help='folder of the checkpoints')
+    parser.add_argument('--length', type=number(int, 1), default=None,
+                        help='maximum n (anbn family) or minimum Reber string length (default: per language, below)')
+    parser.add_argument('--model', choices=['srn', 'lstm'], default='srn', help='network type (default: srn)')
+    parser.add_argument('--hid', type=number(int, 1, 10_000), default=None,
+                        help='number of hidden units (default: per language, below)')
+    parser.add_argument('--epoch', type=number(float, 0, 1e6, low_open=True), default=None,
+                        help='thousands of training strings (default: per language, below)')
+    parser.add_argument('--out_path', default='net', help='folder of the checkpoints (default: net)')
 
 
 def resolve_defaults(args):
@@ -76,11 +100,15 @@ def resolve_defaults(args):
             setattr(args, key, value)
     if args.embed and args.lang != 'reber':
         raise UserError('--embed is for --lang reber only')
-    if args.hid < 1:
-        raise UserError(f'--hid must be at least 1, not {args.hid}')
-    if not args.epoch > 0:
-        raise UserError(f'--epoch must be positive, not {args.epoch:g}')
+    strings = args.epoch * 1000
+    if strings < 1 or abs(strings - round(strings)) > 1e-6:
+        raise UserError(f'--epoch {args.epoch:g} is {strings:g} strings: give a whole number of '
+                        'strings (a multiple of 0.001)')
     return args
+
+
+def num_strings(args):
+    return round(args.epoch * 1000)
 
 
 def build_language(args):
@@ -95,6 +123,27 @@ def build_model(args, lang):
     return make_model(args.model, lang.num_symbols, args.hid, init=args.init)
 
 
+def make_optimizer(args, net):
+    if args.optim == 'adam':
+        return torch.optim.Adam(net.parameters(), lr=args.lr, weight_decay=args.wd)
+    return torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.mom, weight_decay=args.wd)
+
+
+def learning_rate(args, step):
+    """The learning rate for training string `step` (0, 1, ...) of the run: a linear warm-up from
+    0 over the first --warmup thousand strings (Adam's first steps are large and noisy), then
+    --lr decaying to --decay_to x --lr by the last string, along half a cosine or a line (small
+    steps at the end let the network settle on the solution instead of jumping around it)."""
+    warmup, total = round(args.warmup * 1000), num_strings(args)
+    if step < warmup:
+        return args.lr * (step + 1) / warmup
+    if args.schedule == 'constant' or total <= warmup + 1:
+        return args.lr
+    progress = (step - warmup) / (total - warmup - 1)
+    shape = 0.5 * (1 + math.cos(math.pi * progress)) if args.schedule == 'cosine' else 1 - progress
+    return args.lr * (args.decay_to + (1 - args.decay_to) * shape)
+
+
 def run_checkpoint(args, thousands, run=None):
     """checkpoint_path for these flags; a run of several (run index given) gets `_run{run}` at
     the end of its name, e.g. net/anb2n_srn2_100_run3.pth."""
@@ -102,16 +151,12 @@ def run_checkpoint(args, thousands, run=None):
     return path if run is None else f'{path[:-len(".pth")]}_run{run}.pth'
 
 
-def checkpoint_meta(args, thousands):
-    """What a checkpoint records besides its weights (seq_plot checks it)."""
+def checkpoint_meta(args, thousands, run=None):
+    """What a checkpoint records besides its weights: the settings it was trained with."""
     return dict(lang=args.lang, model=args.model, hid=args.hid, embed=args.embed,
-                length=args.length, epoch=thousands)
-
-
-def make_optimizer(args, net):
-    if args.optim == 'adam':
-        return torch.optim.Adam(net.parameters(), lr=args.lr, weight_decay=args.wd)
-    return torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.mom, weight_decay=args.wd)
+                length=args.length, epoch=thousands, run=run,
+                seed=getattr(args, 'seed', 0) + (run or 0),
+                **{key: getattr(args, key, None) for key in ['recipe', *RECIPES['default'], 'engine']})
 
 
 def make_rngs(seed):
@@ -119,234 +164,198 @@ def make_rngs(seed):
     return np.random.default_rng(seed), np.random.default_rng([seed, 1])
 
 
-# ---------------------------------------------------------------- error and printing
+# ---------------------------------------------------------------- what a run prints and saves
 
-def string_errors(prob_out, batch):
-    """Per string: mean over its scored steps (and over symbols) of (output prob - target)^2.
-    prob_out is a numpy array shaped like batch.prob."""
-    squared = ((prob_out - batch.prob) ** 2).mean(axis=2)
-    return (squared * batch.scored).sum(axis=1) / np.maximum(batch.scored.sum(axis=1), 1)
-
-
-def unscored_errors(prob_out, batch):
-    """Per string: the same error over the input steps that are not scored (the embedded Reber
-    step after the inner E, the course's "final" error); NaN where a string has none."""
-    inside = np.arange(batch.prob.shape[1]) < batch.length[:, None]
-    steps = inside & ~batch.scored
-    squared = ((prob_out - batch.prob) ** 2).mean(axis=2)
-    with np.errstate(invalid='ignore'):
-        return (squared * steps).sum(axis=1) / steps.sum(axis=1)
-
-
-@torch.no_grad()
-def predict(net, lang, batch):
-    """Run the network over a batch -> numpy (hidden, context or None, output probabilities)."""
-    hidden, context, output = run_model(net, lang.one_hot(batch.seq[:, :-1]))
-    to_numpy = lambda t: None if t is None else t.double().numpy()
-    return to_numpy(hidden), to_numpy(context), to_numpy(F.softmax(output, dim=2))
-
-
-def evaluate(net, lang, batch):
-    """(mean error over the strings, fraction of determined steps predicted right) on a batch:
-    the network has solved the task when that fraction is 1."""
-    _, _, prob_out = predict(net, lang, batch)
-    right = prob_out.argmax(axis=2) == batch.seq[:, 1:]
-    determined = batch.determined
-    return string_errors(prob_out, batch).mean(), right[determined].mean()
-
-
-def show_string(net, lang, batch, out=sys.stdout):
-    """Print a batch of one string: its symbols and states, then per step the hidden (and
-    context) activations, the output probabilities and the targets.
-    Returns (its error, its error over the unscored steps or NaN)."""
+def show_prediction(net, lang, batch):
+    """Two lines: a fresh string, and under each symbol the network's most likely next symbol,
+    lower case where that is wrong at a step whose next symbol is certain."""
+    prob_out = predict(net, lang, batch)[2][0]
     T = batch.length[0]
-    hidden, context, prob_out = predict(net, lang, batch)
-    fmt = lambda v: ' '.join(f'{x:6.3f}' for x in v)
-    print(f'string: {lang.spell(batch.seq[0, :T + 1])}', file=out)
-    print(f'states: {" ".join(str(s) for s in batch.state[0, :T])}', file=out)
-    width = 7 * hidden.shape[2]
-    header = f'step sym state | {"hidden":^{width}}'
-    if context is not None:
-        header += f'| {"context":^{width}}'
-    width = 7 * lang.num_symbols
-    header += f'| {"output " + lang.symbols:^{width}}| {"target " + lang.symbols:^{width}}'
-    print(header, file=out)
-    for t in range(T):
-        row = f'{t:4d}  {lang.symbols[batch.seq[0, t]]}  {batch.state[0, t]:5d} | {fmt(hidden[0, t])} '
-        if context is not None:
-            row += f'| {fmt(context[0, t])} '
-        row += f'| {fmt(prob_out[0, t])} | {fmt(batch.prob[0, t])}'
-        print(row, file=out)
-    return string_errors(prob_out, batch)[0], unscored_errors(prob_out, batch)[0]
+    guess = prob_out.argmax(axis=1)
+    wrong = batch.determined[0] & (guess != batch.seq[0, 1:T + 1])
+    shown = ''.join(lang.symbols[g].lower() if w else lang.symbols[g] for g, w in zip(guess, wrong))
+    print(f'  string:    {lang.spell(batch.seq[0, :T + 1])}\n  predicted:  {shown}'
+          f'   ({wrong.sum()} wrong of {batch.determined[0].sum()} certain)')
 
 
-# ---------------------------------------------------------------- training
+class Log:
+    """What the training loops print and save: a tqdm progress bar (only on a terminal), a line
+    every CHUNK strings, a checkpoint of every run every SAVE_EVERY strings and at the end.
+    nets[i] is run runs[i] (None: a single run, whose checkpoint has no _run suffix)."""
 
-class ProgressBar:
-    """A one-line bar redrawn with carriage returns, only when stdout is a terminal."""
+    def __init__(self, args, lang, nets, show_rngs, runs, score=None):
+        self.args, self.lang, self.nets, self.show_rngs, self.runs = args, lang, nets, show_rngs, runs
+        self.score = score          # the fast engine's error of a fresh string per run, if given
+        self.total, self.done, self.saved = num_strings(args), 0, None
+        self.bar = None
+        if sys.stdout.isatty():
+            from tqdm import tqdm
+            label = f'run {runs[0]}' if len(nets) == 1 and runs[0] is not None else 'strings'
+            self.bar = tqdm(total=self.total, desc=label, unit=' strings', leave=False, dynamic_ncols=True)
 
-    def __init__(self, total):
-        self.total, self.active, self.last = total, sys.stdout.isatty(), 0.0
+    def tick(self, count, recent=None):
+        if self.bar:
+            self.bar.update(count)
+            if recent is not None:
+                self.bar.set_postfix(error=f'{recent:.4f}', refresh=False)
 
-    def update(self, done, error):
-        if not self.active or (time.monotonic() - self.last < 0.2 and done < self.total):
-            return
-        self.last = time.monotonic()
-        filled = int(30 * done / self.total)
-        shown = '  error (last 1000) ' + (f'{error:.4f}' if error is not None else '-')
-        sys.stdout.write(f'\r[{"#" * filled}{"." * (30 - filled)}] {done}/{self.total}{shown}')
-        sys.stdout.flush()
+    def chunk_done(self, errors):
+        """After a chunk: errors (runs, count) of its training strings."""
+        self.done += errors.shape[1]
+        check_finite([p for net in self.nets for p in net.parameters()],
+                     f'the weights after {self.done} strings')
+        checkpoint = self.done % SAVE_EVERY == 0 or self.done == self.total
+        write = self.bar.write if self.bar else print
+        epoch = f'epoch: {self.done / 1000:g}'
+        recent = errors.mean(axis=1)
+        if len(self.nets) == 1:
+            batch = self.lang.batch(1, self.show_rngs[0])
+            if self.args.verbose:
+                show_string(self.nets[0], self.lang, batch)
+            elif checkpoint and self.bar is None:
+                show_prediction(self.nets[0], self.lang, batch)
+            error = string_errors(predict(self.nets[0], self.lang, batch)[2], batch)[0]
+            run = '' if self.runs[0] is None else f'run {self.runs[0]}  '
+            write(f'{run}{epoch}  error: {error:.5f}  (training strings of the last {errors.shape[1]}: '
+                  f'{recent[0]:.5f})')
+        else:
+            batches = [self.lang.batch(1, rng) for rng in self.show_rngs]
+            fresh = self.score(batches) if self.score else [evaluate(n, self.lang, b)[0]
+                                                            for n, b in zip(self.nets, batches)]
+            write(f'{epoch}  error by run: {" ".join(f"{e:.4f}" for e in fresh)}  '
+                  f'(training strings, mean over runs: {recent.mean():.5f})')
+        self.tick(0, recent.mean())
+        if checkpoint:
+            self.save()
 
-    def clear(self):
-        if self.active:
-            sys.stdout.write('\r' + ' ' * 79 + '\r')
+    def save(self):
+        thousands = self.done / 1000
+        for net, run in zip(self.nets, self.runs):
+            self.saved = run_checkpoint(self.args, thousands, run)
+            save_checkpoint(self.saved, net, checkpoint_meta(self.args, thousands, run))
+
+    def close(self):
+        if self.bar:
+            self.bar.close()
 
 
-def autograd_trainer(net, optimizer, lang):
-    """The plain training step, one string at a time: forward through the matrix-form model,
-    NLL loss of each next symbol (mean over the string), backward, optimizer step.
-    Returns train_chunk(batch, tick) -> per-string errors, which calls tick(i) after string i."""
+# ---------------------------------------------------------------- the training loop
 
-    def train_chunk(batch, tick):
-        inputs = lang.one_hot(batch.seq[:, :-1])
-        labels = torch.from_numpy(batch.seq[:, 1:])
-        prob_out = np.zeros_like(batch.prob)     # what the network predicted, before each update
-        for i, T in enumerate(batch.length):
+def train(args, net, lang, rng, log):
+    """The course's training loop, with torch's autograd: for each string, forward pass through
+    the whole string, loss = mean negative log-likelihood of each next symbol, backward pass
+    (backpropagation through time), clip the gradient, one optimizer step. Strings come CHUNK at
+    a time from lang.batch(CHUNK, rng); `log` prints after each chunk and saves checkpoints."""
+    optimizer = make_optimizer(args, net)
+    step = 0
+    while step < log.total:
+        batch = lang.batch(min(CHUNK, log.total - step), rng)
+        errors = np.zeros(len(batch.length))
+        for i in range(len(batch.length)):
+            string = batch.pick(i)
+            for group in optimizer.param_groups:
+                group['lr'] = learning_rate(args, step)
             optimizer.zero_grad()
-            output = run_model(net, inputs[i:i + 1, :T])[2][0]
+            output = run_model(net, lang.one_hot(string.seq[:, :-1]))[2][0]
             log_prob = F.log_softmax(output, dim=1)
-            F.nll_loss(log_prob, labels[i, :T]).backward()
+            F.nll_loss(log_prob, torch.from_numpy(string.seq[0, 1:])).backward()
+            if args.clip:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), args.clip)
             optimizer.step()
-            prob_out[i, :T] = log_prob.detach().exp().numpy()
-            tick(i + 1)
-        return string_errors(prob_out, batch)
-
-    return train_chunk
-
-
-def autograd_runs(args, nets, lang):
-    """train_chunk for one or several runs with the autograd loop: one run after the other."""
-    trainers = [autograd_trainer(net, make_optimizer(args, net), lang) for net in nets]
-
-    def train_chunk(batches, tick):
-        count = len(batches[0].length)
-        return np.stack([trainer(batch, lambda i, r=r: tick((r * count + i) // len(nets)))
-                         for r, (trainer, batch) in enumerate(zip(trainers, batches))])
-
-    return train_chunk
+            errors[i] = string_errors(log_prob.detach().exp().numpy()[None], string)[0]
+            step += 1
+            log.tick(1)
+        log.chunk_done(errors[None])
 
 
-def fast_trainer(args, nets):
-    """(train_chunk, score) for the fast engine: train_chunk trains all runs together, then gives
-    the torch networks the current weights, for printing and checkpoints; score(batches) is each
-    run's error on the one string of its batch, computed by the engine."""
+# ---------------------------------------------------------------- the end of a run
+
+def verdict(args, results):
+    """Print how each run does on 1000 fresh strings, and whether it solved the task."""
+    several = len(results) > 1
+    for r, (error, right) in enumerate(results):
+        run = f'run {r} (seed {args.seed + r}): ' if several else ''
+        print(f'{run}on 1000 fresh strings: error {error:.5f}, determined steps right {100 * right:.2f}%'
+              + (' (solved)' if several and right == 1 else ''))
+    if several:
+        best = min(range(len(results)), key=lambda r: (-results[r][1], results[r][0]))
+        solved = sum(right == 1 for _, right in results)
+        print(f'solved: {solved} of {len(results)} runs; best run: {best} (seed {args.seed + best}, '
+              f'{run_checkpoint(args, num_strings(args) / 1000, best)}); plot it with seq_plot.py --run {best}')
+    elif results[0][1] == 1:
+        print('verdict: SOLVED: the network predicts every symbol that can be predicted.')
+    else:
+        print(f'verdict: NOT SOLVED: {100 * (1 - results[0][1]):.2f}% of the predictable symbols are '
+              f'wrong. This seed did not find the solution: try another --seed, or --runs 8 and '
+              f'plot the best run.')
+
+
+# ---------------------------------------------------------------- checks and flags
+
+def longest_string(args):
+    """An upper bound on the input steps of a training string (Reber's are rarely longer)."""
+    if args.lang == 'reber':
+        return 4 * max(args.length, 25) + (4 if args.embed else 0)
+    return NUM_BLOCKS * sum(FAMILY[args.lang]) * args.length
+
+
+def check_size(args):
+    """Refuse, before any work, sizes whose weights or strings cannot fit in memory."""
+    gates = 4 * args.hid if args.model == 'lstm' else args.hid
+    weights = args.runs * gates * (args.hid + 8)
+    if weights > MAX_WEIGHTS:
+        raise UserError(f'{weights:,} weights in all (--hid {args.hid}, --runs {args.runs}) is more than '
+                        f'{MAX_WEIGHTS:,}: use fewer hidden units or runs')
+    # a chunk of strings per run, drawn twice over (the next chunk is drawn during training), in
+    # numpy arrays of about 80 bytes per step (targets, states, indices)
+    need = 2 * args.runs * min(CHUNK, num_strings(args)) * longest_string(args) * 80
     try:
-        import seq_fast         # needs numba, which --engine autograd does not
-    except ImportError as err:
-        raise UserError(f'the fast engine needs numba ({err}): pip install -r requirements.txt, '
-                        'or use --engine autograd') from None
-    engine = seq_fast.FastTrainer(nets, args.optim, args.lr, args.mom, args.wd)
-
-    def train_chunk(batches, tick):
-        errors = engine.train_chunk(batches)
-        engine.copy_to(nets)
-        tick(len(batches[0].length))
-        return errors
-
-    return train_chunk, lambda batches: engine.errors(batches)[:, 0]
-
-
-def report(lang, nets, show_rngs, done, count, recent, score=None):
-    """After a chunk: one run prints a fresh string in full and its error; several runs print
-    each run's error on a fresh string of its own, computed by score(batches) when given (the
-    fast engine's, much cheaper than 16 torch passes), else by the torch networks."""
-    if len(nets) == 1:
-        error, final = show_string(nets[0], lang, lang.batch(1, show_rngs[0]))
-        extra = '' if math.isnan(final) else f'  final: {final:.5f}'
-        print(f'epoch: {done / 1000:g}  error: {error:.5f}{extra}  '
-              f'(training strings of the last {count}: {recent[0]:.5f})')
+        have = os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    except (ValueError, OSError, AttributeError):
         return
-    batches = [lang.batch(1, rng) for rng in show_rngs]
-    errors = score(batches) if score else [evaluate(net, lang, b)[0] for net, b in zip(nets, batches)]
-    print(f'epoch: {done / 1000:g}  error by run: {" ".join(f"{e:.4f}" for e in errors)}  '
-          f'(training strings of the last {count}, mean over runs: {recent.mean():.5f})')
-
-
-def drawn_ahead(lang, rngs, total):
-    """Yield the training strings CHUNK at a time, total in all: a list with a StringBatch per
-    generator (per run). The next chunk is drawn in a second thread while the caller trains on
-    this one (numpy and the fast engine both do most of their work outside Python's global lock,
-    so with two cores most of the drawing overlaps the training). Each generator is still used in
-    order: the strings are the same as when drawn one chunk after the other."""
-    sizes = [min(CHUNK, total - start) for start in range(0, total, CHUNK)]
-    draw = lambda count: [lang.batch(count, rng) for rng in rngs]
-    with ThreadPoolExecutor(1) as drawer:
-        upcoming = drawer.submit(draw, sizes[0])
-        for size in sizes[1:]:
-            current = upcoming.result()
-            upcoming = drawer.submit(draw, size)
-            yield current
-        yield upcoming.result()
-
-
-def train(args, lang, nets, train_chunk, rngs, show_rngs, score=None):
-    """Train each network (one per run) on round(epoch * 1000) strings of its own, drawn CHUNK at a
-    time from its generator and passed to train_chunk(batches, tick) -> errors (runs, count);
-    report after each chunk (score goes to report()) and save every run's checkpoint every
-    SAVE_EVERY strings and at the end. Ctrl-C stops after saying which checkpoint was saved last.
-    One network may also be passed alone, with train_chunk(batch, tick) -> errors (count,) as
-    autograd_trainer makes it, and its two generators."""
-    if not isinstance(nets, list):
-        one = train_chunk
-        nets, rngs, show_rngs = [nets], [rngs], [show_rngs]
-        train_chunk = lambda batches, tick: one(batches[0], tick)[None]
-    total = round(args.epoch * 1000)
-    several = len(nets) > 1
-    bar = ProgressBar(total)
-    done, recent, saved = 0, None, None
-    try:
-        for batches in drawn_ahead(lang, rngs, total):
-            mean = None if recent is None else recent.mean()
-            recent = train_chunk(batches, lambda i: bar.update(done + i, mean)).mean(axis=1)
-            done += len(batches[0].length)
-            bar.clear()
-            report(lang, nets, show_rngs, done, len(batches[0].length), recent, score)
-            if done % SAVE_EVERY == 0 or done == total:
-                for r, net in enumerate(nets):
-                    saved = run_checkpoint(args, done / 1000, r if several else None)
-                    save_checkpoint(saved, net, checkpoint_meta(args, done / 1000))
-                print(f'saved {saved}' if not several else
-                      f'saved {len(nets)} checkpoints, the last {saved}')
-    except KeyboardInterrupt:
-        bar.clear()
-        print(f'\nstopped after {done} strings; last checkpoint: {saved or "none"}', file=sys.stderr)
-        sys.exit(130)
-    return saved
+    if need > have:
+        raise UserError(f'--length {args.length} with --runs {args.runs} needs about {need / 2**30:.0f} GiB '
+                        f'for its strings, more than the {have / 2**30:.0f} GiB free: use a smaller --length or fewer runs')
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0], epilog=default_table(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     add_language_flags(parser)
-    parser.add_argument('--optim', choices=['sgd', 'adam'], default='adam', help='optimizer')
-    parser.add_argument('--lr', type=float, default=0.003, help='learning rate')
-    parser.add_argument('--mom', type=float, default=0.0, help='SGD momentum')
-    parser.add_argument('--wd', type=float, default=0.0, help='weight decay')
-    parser.add_argument('--init', type=float, default=0.3,
-                        help='std of the SRN initial weights (the LSTM starts like torch.nn.LSTM)')
-    parser.add_argument('--seed', type=int, default=1, help='random seed (strings and weights)')
-    parser.add_argument('--runs', type=int, default=1,
-                        help='networks to train, with seeds seed, seed+1, ... (default 1)')
+    parser.add_argument('--recipe', choices=list(RECIPES), default='default',
+                        help='the training settings below, as a set (default: default)')
+    parser.add_argument('--optim', choices=['sgd', 'adam'], help='optimizer (default: recipe)')
+    parser.add_argument('--lr', type=number(float, 0, 10, low_open=True),
+                        help='learning rate, the peak of the schedule (default: recipe)')
+    parser.add_argument('--schedule', choices=['constant', 'cosine', 'linear'],
+                        help='how the learning rate falls after the warm-up (default: recipe)')
+    parser.add_argument('--warmup', type=number(float, 0), help='thousands of strings of linear '
+                        'learning-rate warm-up (default: recipe)')
+    parser.add_argument('--decay_to', type=number(float, 0, 1),
+                        help='the last string\'s learning rate, as a fraction of --lr (default: recipe)')
+    parser.add_argument('--clip', type=number(float, 0), help='largest gradient length per string; '
+                        '0: no clipping (default: recipe)')
+    parser.add_argument('--mom', type=number(float, 0, 1, high_open=True), help='SGD momentum (default: recipe)')
+    parser.add_argument('--wd', type=number(float, 0, 1), help='weight decay (default: recipe)')
+    parser.add_argument('--init', type=number(float, 0, 10),
+                        help='std of the SRN initial weights; the LSTM starts like torch.nn.LSTM (default: recipe)')
+    parser.add_argument('--seed', type=SEED, default=1, help='random seed of strings and weights (default: 1)')
+    parser.add_argument('--runs', type=number(int, 1, 1024), default=1,
+                        help='networks to train, with seeds seed, seed+1, ... (default: 1)')
     parser.add_argument('--engine', choices=['fast', 'autograd'], default='fast',
-                        help='fast: compiled backpropagation (seq_fast.py); autograd: the plain torch loop')
+                        help='fast: compiled backpropagation (seq_fast.py); autograd: the plain torch loop (default: fast)')
+    parser.add_argument('--verbose', action='store_true',
+                        help='print every step of a fresh string every 1000 strings, not only at the end')
     args = resolve_defaults(parser.parse_args(argv))
-    if args.runs < 1:
-        raise UserError(f'--runs must be at least 1, not {args.runs}')
-    if not args.lr > 0:
-        raise UserError(f'--lr must be positive, not {args.lr:g}')
-    if not 0 <= args.mom < 1:
-        raise UserError(f'--mom must be in [0, 1), not {args.mom:g}')
-    if args.wd < 0 or args.init < 0:
-        raise UserError('--wd and --init must not be negative')
+    for key, value in RECIPES[args.recipe].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.seed + args.runs > SEED_LIMIT:
+        raise UserError(f'--seed {args.seed} with --runs {args.runs} goes past the largest seed {SEED_LIMIT - 1}')
+    if args.warmup >= args.epoch:
+        raise UserError(f'--warmup {args.warmup:g} must be shorter than the training (--epoch {args.epoch:g})')
+    check_size(args)
+    writable_dir(args.out_path, '--out_path')
     return args
 
 
@@ -362,23 +371,28 @@ def main(argv=None):
         rngs.append(rng)
         show_rngs.append(show_rng)
     runs = f'{args.runs} runs, ' if args.runs > 1 else ''
-    print(f'{lang!r}, {args.model.upper()} with {args.hid} hidden units, {args.optim} lr {args.lr:g}, '
-          f'{runs}{round(args.epoch * 1000)} strings, {args.engine} engine')
-    if args.engine == 'fast':
-        train_chunk, score = fast_trainer(args, nets)
-        train(args, lang, nets, train_chunk, rngs, show_rngs, score)
-    else:
-        train(args, lang, nets, autograd_runs(args, nets, lang), rngs, show_rngs)
-    results = [evaluate(net, lang, lang.batch(1000, rng)) for net, rng in zip(nets, show_rngs)]
-    for r, (error, right) in enumerate(results):
-        run = f'run {r} (seed {args.seed + r}) ' if args.runs > 1 else ''
-        print(f'{run}on 1000 fresh strings: error {error:.5f}, determined steps right {100 * right:.2f}%'
-              + (' (solved)' if right == 1 else ''))
-    if args.runs > 1:
-        best = min(range(args.runs), key=lambda r: results[r][0])
-        solved = sum(right == 1 for _, right in results)
-        print(f'solved: {solved} of {args.runs} runs; best run: {best} (error {results[best][0]:.5f}, '
-              f'{run_checkpoint(args, round(args.epoch * 1000) / 1000, best)})')
+    print(f'{lang!r}, {args.model.upper()} with {args.hid} hidden units, {runs}{num_strings(args)} strings, '
+          f'{args.recipe} recipe: {args.optim} lr {args.lr:g} ({args.schedule}), clip {args.clip:g}, '
+          f'{args.engine} engine')
+    indices = list(range(args.runs)) if args.runs > 1 else [None]
+    try:
+        if args.engine == 'fast':
+            import seq_runs           # the fast engine's plumbing; needs numba
+            seq_runs.train_together(args, nets, lang, rngs, show_rngs, indices)
+        else:                         # the plain loop trains one network after the other
+            for net, rng, show_rng, run in zip(nets, rngs, show_rngs, indices):
+                log = Log(args, lang, [net], [show_rng], [run])
+                try:
+                    train(args, net, lang, rng, log)
+                finally:
+                    log.close()
+    except KeyboardInterrupt:
+        print(f'\nstopped; the last checkpoints are the ones saved above (every {SAVE_EVERY:,} strings)',
+              file=sys.stderr)
+        sys.exit(130)
+    if args.runs == 1 and not args.verbose:
+        show_string(nets[0], lang, lang.batch(1, show_rngs[0]))
+    verdict(args, [evaluate(net, lang, lang.batch(1000, rng)) for net, rng in zip(nets, show_rngs)])
 
 
 if __name__ == '__main__':

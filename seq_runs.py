@@ -1,0 +1,75 @@
+"""Several training runs at once with the fast engine: the plumbing behind `seq_train.py --engine fast`.
+
+seq_train.train() is the course's loop for one network. This module trains one network or many
+(`--runs N`, each with its own seed, weights and strings) with the same recipe through seq_fast's
+compiled backpropagation, which trains all runs side by side. Two things keep it fast:
+  - the strings of the next chunk are drawn in a second thread while this chunk trains (numpy and
+    the compiled engine both work outside Python's global lock); each run's generator is still
+    used in order, so the strings are exactly those a single run with that seed would draw;
+  - the per-chunk report scores each run's fresh string with the engine rather than with torch.
+The printing and checkpoints are seq_train.Log's, the same as for the plain loop.
+"""
+import importlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from common import UserError
+from seq_train import CHUNK, Log, learning_rate, num_strings
+
+
+def make_engine(args, nets, lang):
+    """seq_fast.FastTrainer for these networks and recipe; its first use compiles the engine, or
+    loads it from numba's cache in __pycache__. A damaged cache is removed and the engine compiled
+    afresh, with a note; a missing numba is a one-line error."""
+    try:
+        import seq_fast
+    except ImportError as err:
+        raise UserError(f'the fast engine needs numba ({err}): pip install -r requirements.txt, '
+                        'or use --engine autograd') from None
+    probe = [lang.batch(1, np.random.default_rng(0))] * len(nets)
+    for attempt in range(2):
+        engine = seq_fast.FastTrainer(nets, args.optim, args.lr, args.mom, args.wd, clip=args.clip)
+        try:
+            engine.errors(probe)        # compiles, or loads the cache: changes no weights
+            return engine
+        except Exception as err:        # numba's cache loader raises pickle, EOF or type errors
+            if attempt:
+                raise
+            removed = seq_fast.clear_cache()
+            print(f'note: the fast engine\'s compile cache was damaged ({type(err).__name__}); '
+                  f'removed {removed} cached files and compiling again (about 20 s)')
+            seq_fast = importlib.reload(seq_fast)
+
+
+def drawn_ahead(lang, rngs, total):
+    """Yield the training strings CHUNK at a time, total in all: a list with a StringBatch per
+    generator (per run), the next chunk drawn in a second thread while the caller trains on this one."""
+    sizes = [min(CHUNK, total - start) for start in range(0, total, CHUNK)]
+    draw = lambda count: [lang.batch(count, rng) for rng in rngs]
+    with ThreadPoolExecutor(1) as drawer:
+        upcoming = drawer.submit(draw, sizes[0])
+        for size in sizes[1:]:
+            current = upcoming.result()
+            upcoming = drawer.submit(draw, size)
+            yield current
+        yield upcoming.result()
+
+
+def train_together(args, nets, lang, rngs, show_rngs, runs):
+    """Train nets[i] on the strings of rngs[i], all with the recipe in args, in the fast engine;
+    print and save through seq_train.Log (runs[i] names run i's checkpoints)."""
+    engine = make_engine(args, nets, lang)
+    log = Log(args, lang, nets, show_rngs, runs, score=lambda batches: engine.errors(batches)[:, 0])
+    step = 0
+    try:
+        for batches in drawn_ahead(lang, rngs, num_strings(args)):
+            count = len(batches[0].length)
+            lrs = np.array([learning_rate(args, s) for s in range(step, step + count)])
+            errors = engine.train_chunk(batches, lrs)
+            engine.copy_to(nets)
+            step += count
+            log.tick(count)
+            log.chunk_done(errors)
+    finally:
+        log.close()

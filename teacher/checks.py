@@ -1,0 +1,296 @@
+"""The checks teacher/grade.py marks. Each runs in a process of its own (run_check), inside a
+scratch copy of one submission, and either returns a one-line note (passed) or raises (failed:
+Failed for a wrong answer, anything else for broken code).
+
+The networks are checked against the assignment, not against the reference solution: any
+layer sizes, initialisation or extras (batch norm, dropout, pooling) are fine as long as the
+structure asked for is there. The activations a network uses are read off its forward pass
+with a TorchFunctionMode, which sees every torch function it calls (F.relu, torch.tanh,
+nn.Tanh, x.relu() alike).
+"""
+import csv
+import errno
+import importlib
+import os
+import resource
+import sys
+import traceback
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision  # noqa: F401  (kuzu.py imports it: loaded once here, so each forked check starts at once)
+from torch.overrides import TorchFunctionMode
+
+WRITE_LIMIT = 4 * 2 ** 20  # bytes a check may write to any one file, its printed output included
+ACTIVATIONS = {"relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus",
+               "softsign", "hardtanh", "relu6", "hardswish", "hardsigmoid", "logsigmoid", "prelu", "rrelu"}
+SHAPE_OPS = {"view", "reshape", "squeeze", "flatten", "contiguous", "dim", "size", "__get__", "__getitem__"}
+TRAIN_BATCHES, BATCH_SIZE = 300, 32
+
+
+class Failed(Exception):
+    """The submission's answer is wrong; the message says how, in one line."""
+
+
+CHECKS = {}  # name -> (file, part, description, function); grade.py's table lists them in this order
+
+
+def check(name, file, part, description):
+    def register(function):
+        CHECKS[name] = (file, part, description, function)
+        return function
+    return register
+
+
+# ----------------------------------------------------------------------------
+# Part 1: the networks
+
+def network(class_name):
+    """A fresh instance of the submission's network, built as kuzu_main.py builds it."""
+    return getattr(importlib.import_module("kuzu"), class_name)()
+
+
+def bars(n, seed):
+    """n synthetic images scaled like KMNIST's: dim noise with a bright bar on row 2c + 4 for class c."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 10
+    images = torch.rand(n, 1, 28, 28, generator=generator) * 0.4 - 1
+    images[torch.arange(n), 0, 2 * labels + 4, 4:24] = 1
+    return images, labels
+
+
+class OpRecorder(TorchFunctionMode):
+    """Records the name of every torch function called while it is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.names = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.names.append(getattr(func, "__name__", "").rstrip("_"))  # relu_ (in place) counts as relu
+        return func(*args, **(kwargs or {}))
+
+
+def forward_ops(model):
+    """The torch functions one forward pass of a small batch calls, in order."""
+    images, _ = bars(4, seed=0)
+    model.eval()
+    recorder = OpRecorder()
+    with torch.no_grad(), recorder:
+        model(images)
+    return recorder.names
+
+
+def activations(ops):
+    return [op for op in ops if op in ACTIVATIONS]
+
+
+def ends_with_log_softmax(ops):
+    if "log_softmax" not in ops:
+        raise Failed("forward does not end with log_softmax (it never calls it)")
+    after = [op for op in ops[len(ops) - ops[::-1].index("log_softmax"):] if op not in SHAPE_OPS]
+    if after:
+        raise Failed(f"forward calls {after[0]} after log_softmax: log_softmax must come last")
+
+
+def layers(model, kind):
+    return [module for module in model.modules() if isinstance(module, kind)]
+
+
+def sizes(linears):
+    return ", ".join(f"{layer.in_features}->{layer.out_features}" for layer in linears) or "none"
+
+
+@check("lin_structure", "kuzu.py", 1, "NetLin: one linear layer 784 -> 10 (7,850 parameters), then log_softmax")
+def lin_structure(context):
+    model = network("NetLin")
+    linears, count = layers(model, nn.Linear), sum(p.numel() for p in model.parameters())
+    if [(layer.in_features, layer.out_features) for layer in linears] != [(784, 10)] or count != 7850:
+        raise Failed(f"{count:,} parameters in linear layers {sizes(linears)}: want one linear layer 784->10 (7,850)")
+    ops = forward_ops(model)
+    if activations(ops):
+        raise Failed(f"a linear model has no activation function, but forward calls {activations(ops)[0]}")
+    ends_with_log_softmax(ops)
+    return "one linear layer 784->10, 7,850 parameters, log_softmax"
+
+
+@check("full_structure", "kuzu.py", 1, "NetFull: one fully connected hidden layer of tanh units, then log_softmax")
+def full_structure(context):
+    model = network("NetFull")
+    linears = layers(model, nn.Linear)
+    chained = lambda first, second: (first.in_features, first.out_features, second.out_features) \
+        == (784, second.in_features, 10)
+    if len(linears) != 2 or layers(model, nn.modules.conv._ConvNd) \
+            or not (chained(*linears) or chained(*reversed(linears))):
+        raise Failed(f"linear layers {sizes(linears)}: want two, 784 -> hidden -> 10, and no convolution")
+    ops = forward_ops(model)
+    if activations(ops) != ["tanh"]:
+        raise Failed(f"the hidden layer must use tanh, once; forward calls {', '.join(activations(ops)) or 'none'}")
+    ends_with_log_softmax(ops)
+    return f"linear layers {sizes(linears)}, tanh, log_softmax"
+
+
+@check("conv_structure", "kuzu.py", 1,
+       "NetConv: two conv layers and one fully connected hidden layer, all relu, then log_softmax")
+def conv_structure(context):
+    model = network("NetConv")
+    convs, linears = layers(model, nn.Conv2d), layers(model, nn.Linear)
+    if len(convs) != 2 or len(linears) != 2 or 10 not in [layer.out_features for layer in linears]:
+        raise Failed(f"{len(convs)} conv layers and linear layers {sizes(linears)}: want two conv layers, "
+                     "then a hidden linear layer and the output layer (10)")
+    ops = forward_ops(model)
+    used = activations(ops)
+    if set(used) != {"relu"} or len(used) < 3:
+        raise Failed("want relu after both conv layers and the hidden layer; "
+                     f"forward calls {', '.join(used) or 'none'}")
+    ends_with_log_softmax(ops)
+    return f"2 conv layers, linear layers {sizes(linears)}, relu x{len(used)}, log_softmax"
+
+
+def forward_shapes(class_name):
+    """Log-probabilities of shape (N, 10) for a single image (eval mode) and a batch (train mode)."""
+    model = network(class_name)
+    for n, mode in ((1, model.eval), (8, model.train)):
+        mode()
+        output = model(bars(n, seed=0)[0])
+        if not isinstance(output, torch.Tensor) or output.shape != (n, 10):
+            shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+            raise Failed(f"{n} image{'s' if n > 1 else ''} of shape ({n}, 1, 28, 28) gave {shape}, not ({n}, 10)")
+        if not torch.isfinite(output).all() or not torch.allclose(output.logsumexp(dim=1), torch.zeros(n), atol=1e-4):
+            raise Failed("the outputs are not log-probabilities (exp of each row must sum to 1)")
+    return "(1, 10) and (8, 10) log-probabilities"
+
+
+def trains(class_name):
+    """TRAIN_BATCHES batches of the course's SGD on synthetic bars lower the held-out loss by 20%."""
+    model = network(class_name)
+    images, labels = bars(TRAIN_BATCHES * BATCH_SIZE, seed=1)
+    held_out, held_out_labels = bars(200, seed=2)
+
+    def loss():
+        model.eval()
+        with torch.no_grad():
+            return F.nll_loss(model(held_out), held_out_labels).item()
+
+    before = loss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
+    model.train()
+    for batch, batch_labels in zip(images.split(BATCH_SIZE), labels.split(BATCH_SIZE)):
+        optimizer.zero_grad()
+        F.nll_loss(model(batch), batch_labels).backward()
+        optimizer.step()
+    after = loss()
+    if not after < 0.8 * before:  # also false for NaN
+        raise Failed(f"held-out loss {before:.3f} -> {after:.3f} after {TRAIN_BATCHES} batches: want 20% lower")
+    return f"held-out loss {before:.3f} -> {after:.3f} after {TRAIN_BATCHES} batches"
+
+
+def network_checks(short, class_name):
+    """Register the forward-shape and training checks of one network."""
+    check(f"{short}_forward", "kuzu.py", 1, f"{class_name}: images (N, 1, 28, 28) give log-probabilities (N, 10)")(
+        lambda context: forward_shapes(class_name))
+    check(f"{short}_trains", "kuzu.py", 1, f"{class_name}: {TRAIN_BATCHES} batches of SGD on synthetic data "
+          "lower the loss")(lambda context: trains(class_name))
+
+
+for short_name, network_class in (("lin", "NetLin"), ("full", "NetFull"), ("conv", "NetConv")):
+    network_checks(short_name, network_class)
+
+
+# ----------------------------------------------------------------------------
+# Part 2: the hand-designed weights
+
+def points_right(weights, scale, act):
+    """How many of check.csv's nine points the weights (times scale) classify right, computed
+    here from the weights alone, so that only HAND_WEIGHTS and SIG_SCALE are marked."""
+    try:
+        w, b, v, c = (torch.tensor(weights[key], dtype=torch.float64) * float(scale)
+                      for key in ("in_hid_weight", "hid_bias", "hid_out_weight", "out_bias"))
+    except (KeyError, TypeError, ValueError) as err:
+        raise Failed(f"HAND_WEIGHTS or SIG_SCALE is not usable: {type(err).__name__}: {err}") from None
+    hid = len(b)
+    if w.shape != (hid, 2) or b.shape != (hid,) or v.shape != (1, hid) or c.shape != (1,):
+        raise Failed(f"HAND_WEIGHTS shapes {[list(t.shape) for t in (w, b, v, c)]}: want [H, 2], [H], [1, H], [1]")
+    with open("check.csv", newline="") as file:
+        rows = [[float(cell) for cell in row] for row in list(csv.reader(file))[1:] if row]
+    data = torch.tensor(rows, dtype=torch.float64)
+    activation = (lambda z: (z >= 0).double()) if act == "step" else torch.sigmoid
+    output = activation(activation(data[:, :2] @ w.T + b) @ v.T + c)[:, 0]
+    return int(((output >= 0.5).double() == data[:, 2]).sum())
+
+
+@check("step_weights", "check.py", 2, "HAND_WEIGHTS: the step network gets all nine points of check.csv right")
+def step_weights(context):
+    right = points_right(importlib.import_module("check").HAND_WEIGHTS, 1, "step")
+    if right != 9:
+        raise Failed(f"{right} of 9 points right with step")
+    return "9 of 9 points right with step"
+
+
+@check("sig_weights", "check.py", 2, "SIG_SCALE: HAND_WEIGHTS x SIG_SCALE get all nine points right with sigmoid")
+def sig_weights(context):
+    """Marks the scale alone: with the submission's weights when they solve the step task, else
+    with the reference weights, so that one wrong weight does not cost this check too."""
+    submission = importlib.import_module("check")
+    scale = submission.SIG_SCALE
+    try:
+        own = points_right(submission.HAND_WEIGHTS, 1, "step") == 9
+    except Failed:
+        own = False
+    whose = "HAND_WEIGHTS" if own else "the reference weights (HAND_WEIGHTS fail the step task)"
+    right = points_right(submission.HAND_WEIGHTS if own else context["reference_weights"], scale, "sigmoid")
+    if right != 9:
+        raise Failed(f"{whose} x SIG_SCALE {scale!r}: {right} of 9 points right with sigmoid")
+    return f"{whose} x SIG_SCALE {scale!r}: 9 of 9 points right with sigmoid"
+
+
+# ----------------------------------------------------------------------------
+# Running one check
+
+def imports(file):
+    """The probe run before a file's checks: does the submission's module import at all?"""
+    importlib.import_module(os.path.splitext(file)[0])
+    return "imports"
+
+
+PROBES = {file: lambda context, file=file: imports(file) for file in ("kuzu.py", "check.py")}
+
+
+def run_check(name, scratch, output_path, connection, context):
+    """Body of a check's process: cut it off from the grader (own session, so the whole group
+    can be killed; printed output into a file; a cap on what it may write; the scratch copy as
+    its working folder and the only place its imports come from), run the check and send back
+    (passed, note)."""
+    os.setsid()
+    hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+    resource.setrlimit(resource.RLIMIT_FSIZE,
+                       (WRITE_LIMIT if hard == resource.RLIM_INFINITY else min(WRITE_LIMIT, hard), hard))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    output = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.chdir(scratch)
+    os.environ.update(HOME=scratch, TMPDIR=scratch, MPLCONFIGDIR=scratch)
+    sys.path[:] = [scratch] + [p for p in sys.path if p not in context["hidden_paths"]]
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    try:
+        function = PROBES[name] if name in PROBES else CHECKS[name][3]
+        result = (True, function(context))
+    except Failed as err:
+        result = (False, str(err))
+    except BaseException as err:  # whatever the submission raises, SystemExit and KeyboardInterrupt included
+        result = (False, describe(err, scratch))
+    connection.send(result)
+
+
+def describe(err, scratch):
+    """One line for an exception: its type and message and where in the submission it came from."""
+    if isinstance(err, OSError) and err.errno == errno.EFBIG:  # over RLIMIT_FSIZE (Python ignores SIGXFSZ)
+        return f"stopped: wrote more than {WRITE_LIMIT // 2 ** 20} MB (printed output or a file)"
+    where = [f"{os.path.basename(frame.filename)}:{frame.lineno}" for frame in traceback.extract_tb(err.__traceback__)
+             if os.path.dirname(os.path.abspath(frame.filename)) == scratch]
+    message = " ".join(str(err).split())
+    text = f"{type(err).__name__}{': ' + message if message else ''}{' (' + where[-1] + ')' if where else ''}"
+    return text if len(text) <= 240 else text[:237] + "..."

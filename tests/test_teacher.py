@@ -1,0 +1,345 @@
+"""The teacher's tools: teacher/release.py (the student edition) and teacher/grade.py (marking).
+
+The edition is released once into a temporary folder and shared by the tests below; grading
+runs teacher/grade.py once, as a teacher would, on five submissions side by side.
+"""
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from common import UserError, run_main
+from teacher import grade, release
+from test_kuzu import make_kmnist
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MARKED = ("kuzu.py", "check.py")
+
+
+def run(args, cwd, timeout=120):
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def read_tree(folder):
+    """{relative path: bytes} of every file under folder."""
+    files = {}
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(parent, name)
+            with open(path, "rb") as file:
+                files[os.path.relpath(path, folder)] = file.read()
+    return files
+
+
+@pytest.fixture(scope="module")
+def edition(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("release") / "student")
+    release.release(ROOT, out)
+    return out
+
+
+# ---------------------------------------------------------------- release
+
+def test_edition_has_stubs_and_no_solution_left(edition):
+    files = read_tree(edition)
+    for left_out in ("teacher/grade.py", "tests/test_teacher.py", "tests/test_kuzu.py", "tests/test_check.py"):
+        assert left_out not in files
+    assert "tests/test_student.py" in files and "common.py" in files and release.STAMP in files
+    for path in MARKED:
+        with open(os.path.join(ROOT, path)) as file:
+            source = file.read()
+        student = files[path].decode()
+        compile(student, path, "exec")
+        solution_lines = {line.strip() for first, last, _, _ in release.marked_blocks(source, path)
+                          for line in source.splitlines()[first + 1:last] if len(line.strip()) > 3}
+        leaked = {line.strip() for line in student.splitlines()} & solution_lines
+        # all a stub keeps of the answer: the def lines and the names it assigns
+        assert all(line.startswith("def ") or line.endswith("= {") for line in leaked), leaked
+        assert "SOLUTION" not in student
+    kuzu = files["kuzu.py"].decode()
+    for net in ("NetLin", "NetFull", "NetConv"):
+        assert kuzu.count(f'raise NotImplementedError("Part 1: write {net}: ') == 2  # __init__ and forward
+    values = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(files["check.py"]).body
+              if isinstance(node, ast.Assign) and node.targets[0].id in ("HAND_WEIGHTS", "SIG_SCALE")}
+    assert values["SIG_SCALE"] == 0
+    assert values["HAND_WEIGHTS"]["in_hid_weight"] == [[0, 0]] * 4 and values["HAND_WEIGHTS"]["out_bias"] == [0]
+    assert all(b"SOLUTION -->" not in data for path, data in files.items() if path.endswith(".md"))
+
+
+def test_release_is_deterministic_and_replaces_an_earlier_edition(edition, tmp_path):
+    first = read_tree(edition)
+    again = str(tmp_path / "again")
+    release.release(ROOT, again)
+    assert read_tree(again) == first
+    release.release(ROOT, again)  # into the same folder: replaced, same bytes
+    assert read_tree(again) == first
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("not an edition")
+    with pytest.raises(UserError, match="not empty and is not a student edition"):
+        release.release(ROOT, str(tmp_path / "mine"))
+    with pytest.raises(UserError, match="holds the kit itself"):
+        release.release(ROOT, os.path.dirname(ROOT))
+
+
+SAMPLE_MD = """# Notes
+keep this, and `<!-- BEGIN SOLUTION -->` in a sentence
+<!-- BEGIN SOLUTION -->
+the answer is 42
+<!-- END SOLUTION -->
+<!-- BEGIN SOLUTION: *Write your answer here.* -->
+secret reasoning
+<!-- END SOLUTION -->
+end
+"""
+SAMPLE_PY = '''import math
+
+
+class Model:
+    # BEGIN SOLUTION: Part 9: write Model
+    """It adds one."""
+
+    def __init__(self, size=3):
+        self.size = size
+
+    @staticmethod
+    def apply(x,
+              y=2, *args, z, w=1, **kw) -> float:
+        # comment before the body
+        return x + y + 1
+    # END SOLUTION
+
+
+def double(x):
+    # BEGIN SOLUTION: Part 9: double it
+    return 2 * x
+    # END SOLUTION
+
+
+# BEGIN SOLUTION: Part 9: pick the numbers
+WEIGHTS = {"a": [-1.5, 2e-3], "b": (3, -4)}  # why
+SCALE = -10
+# END SOLUTION
+'''
+SAMPLE_PY_STUB = '''import math
+
+
+class Model:
+    # Part 9: write Model
+
+    def __init__(self):
+        raise NotImplementedError("Part 9: write Model")
+
+    @staticmethod
+    def apply(x, *args, z, **kw) -> float:
+        raise NotImplementedError("Part 9: write Model")
+
+
+def double(x):
+    raise NotImplementedError("Part 9: double it")
+
+
+# Part 9: pick the numbers (the zeros are placeholders)
+WEIGHTS = {"a": [0, 0], "b": (0, 0)}
+SCALE = 0
+'''
+
+
+def make_kit(folder, py=SAMPLE_PY, md=SAMPLE_MD):
+    """A small kit with a teacher folder (left out) and no git (every file is taken)."""
+    os.makedirs(os.path.join(folder, "teacher"))
+    shutil.copy(os.path.join(ROOT, "teacher", "release.py"), os.path.join(folder, "teacher"))
+    shutil.copy(os.path.join(ROOT, "common.py"), folder)
+    for name, text in (("mod.py", py), ("notes.md", md), ("data.csv", "x\n1\n")):
+        with open(os.path.join(folder, name), "w") as file:
+            file.write(text)
+    return folder
+
+
+def test_markers_in_python_and_markdown(tmp_path):
+    kit = make_kit(str(tmp_path / "kit"))
+    written = release.release(kit, str(tmp_path / "out"))
+    assert written == {"common.py": 0, "data.csv": 0, "mod.py": 3, "notes.md": 2}  # teacher/ left out
+    notes = (tmp_path / "out" / "notes.md").read_text()
+    assert notes == "# Notes\nkeep this, and `<!-- BEGIN SOLUTION -->` in a sentence\n*Write your answer here.*\nend\n"
+    assert (tmp_path / "out" / "mod.py").read_text() == SAMPLE_PY_STUB
+
+
+@pytest.mark.parametrize("case, line, message", [
+    ("unclosed", 3, "BEGIN SOLUTION is never closed"),
+    ("nested", 4, "BEGIN SOLUTION inside the block opened at line 2"),
+    ("end first", 2, "END SOLUTION without a BEGIN SOLUTION"),
+    ("unknown", 2, "unknown marker '# BEGIN ANSWER: x'"),
+    ("no pointer", 2, "BEGIN SOLUTION needs a pointer"),
+    ("not a stub", 3, "not a If statement"),
+])
+def test_malformed_marker_names_file_and_line(tmp_path, case, line, message):
+    body = {
+        "unclosed": ["x = 1", "", "# BEGIN SOLUTION: a", "y = 2"],
+        "nested": ["x = 1", "# BEGIN SOLUTION: a", "y = 2", "# BEGIN SOLUTION: b", "# END SOLUTION"],
+        "end first": ["x = 1", "# END SOLUTION"],
+        "unknown": ["x = 1", "# BEGIN ANSWER: x", "# END ANSWER"],
+        "no pointer": ["x = 1", "# BEGIN SOLUTION", "y = 2", "# END SOLUTION"],
+        "not a stub": ["x = 1", "", "# BEGIN SOLUTION: a", "if x:", "    y = 2", "# END SOLUTION"],
+    }[case]
+    kit = make_kit(str(tmp_path / "kit"), py="\n".join(body) + "\n")
+    with pytest.raises(UserError) as error:
+        release.release(kit, str(tmp_path / "out"))
+    assert str(error.value).startswith(f"mod.py:{line}: ") and message in str(error.value)
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_malformed_markdown_stops_the_command_with_one_line(tmp_path, capsys):
+    kit = make_kit(str(tmp_path / "kit"), md="# Notes\n<!-- BEGIN SOLUTION -->\nanswer\n")
+    with pytest.raises(SystemExit) as exit:
+        run_main(lambda: release.main(["--out", str(tmp_path / "out")], root=kit))
+    assert exit.value.code == 2
+    assert capsys.readouterr() == ("", "error: notes.md:2: BEGIN SOLUTION is never closed by END SOLUTION\n")
+
+
+def test_edition_scripts_stop_with_one_line_at_a_stub(edition, tmp_path):
+    data = make_kmnist(str(tmp_path / "data"), n_train=20, n_test=10)
+    result = run(["kuzu_main.py", "--net", "conv", "--epochs", "1", "--data_dir", data, "--no_cuda"], edition)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: Part 1: write NetConv: two conv layers") and result.stderr.count("\n") == 1
+
+
+def test_student_tests_point_at_each_stub_in_the_edition(edition):
+    result = run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_student.py"], edition)
+    assert result.returncode == 1 and "9 failed" in result.stdout  # and pass on the solution: they run here too
+    for task in ("Part 1: write NetLin", "Part 1: write NetFull", "Part 1: write NetConv",
+                 "Part 2: design HAND_WEIGHTS", "Part 2: design SIG_SCALE"):
+        assert task in result.stdout
+
+
+# ---------------------------------------------------------------- grade
+
+def submission(folder, kuzu, check, edit=None):
+    """A submission folder with the given kuzu.py and check.py, `edit` = {file: (old, new)} applied."""
+    os.makedirs(folder)
+    for name, source in (("kuzu.py", kuzu), ("check.py", check)):
+        with open(source) as file:
+            text = file.read()
+        for old, new in (edit or {}).get(name, []):
+            assert text.count(old) == 1, old
+            text = text.replace(old, new)
+        with open(os.path.join(folder, name), "w") as file:
+            file.write(text)
+    return folder
+
+
+# Networks written otherwise than the solution's, as a student may: they meet the assignment too.
+OTHER_NETS = """class NetLin(Net):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.LogSoftmax(dim=1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class NetFull(Net):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 150), nn.Tanh(), nn.Linear(150, 10))
+
+    def forward(self, x):
+        return self.net(x).log_softmax(dim=1)
+
+
+class NetConv(Net):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
+                                      nn.Conv2d(8, 16, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+        self.fc = nn.Linear(16 * 5 * 5, 64)
+        self.out = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = self.features(x).view(x.size(0), -1)
+        return F.log_softmax(self.out(self.fc(x).relu()), dim=1)
+
+
+"""
+
+
+@pytest.fixture(scope="module")
+def graded(edition, tmp_path_factory):
+    """Grade five submissions in one run of teacher/grade.py; return (its output, {name: JSON report})."""
+    base = tmp_path_factory.mktemp("submissions")
+    solution = (os.path.join(ROOT, "kuzu.py"), os.path.join(ROOT, "check.py"))
+    stubs = (os.path.join(edition, "kuzu.py"), os.path.join(edition, "check.py"))
+    with open(solution[0]) as file:
+        text = file.read()
+        kuzu_classes = text[text.index("class NetLin(Net):"):text.index("MODELS = ")]
+    folders = {
+        "solution": submission(base / "solution", *solution),
+        "edition": submission(base / "edition", *stubs),
+        "seeded": submission(base / "seeded", *solution, edit={  # two mistakes: NetFull without tanh, a sign
+            "kuzu.py": [(kuzu_classes, OTHER_NETS.replace("nn.Tanh(), ", ""))],
+            "check.py": [('"out_bias": [-0.5]', '"out_bias": [0.5]')]}),
+        "hostile": submission(base / "hostile", *solution, edit={
+            "kuzu.py": [('import os\n', 'import os\nwhile True:\n    pass\n')]}),
+        "noisy": submission(base / "noisy", *stubs, edit={
+            "check.py": [('import csv\n', 'import csv\nfor _ in range(10 ** 6):\n    print("x" * 99)\n')]}),
+    }
+    result = run(["teacher/grade.py", "--timeout", "10", "--jobs", "3", *map(str, folders.values())], ROOT, timeout=200)
+    assert result.returncode == 0, result.stderr
+    reports = {}
+    for name, folder in folders.items():
+        with open(f"{folder}.grade.json") as file:
+            reports[name] = json.load(file)
+    return result.stdout, reports
+
+
+def failed(report):
+    return {row["check"]: row["note"] for row in report["checks"] if not row["passed"]}
+
+
+def test_solution_gets_full_marks(graded):
+    output, reports = graded
+    assert failed(reports["solution"]) == {}
+    assert reports["solution"]["total"] == reports["solution"]["out_of"] == sum(grade.load_marks(
+        os.path.join(ROOT, "teacher", "marks.json")).values())
+    assert f"  total            {reports['solution']['out_of']:g} / {reports['solution']['out_of']:g}" in output
+
+
+def test_edition_gets_zero_and_points_at_each_stub(graded):
+    report = graded[1]["edition"]
+    assert report["total"] == 0 and len(failed(report)) == len(report["checks"])
+    for name, note in failed(report).items():
+        assert note.startswith("NotImplementedError: Part 1: write Net") if name[0] in "lfc" else "of 9 points" in note
+
+
+def test_each_seeded_mistake_costs_exactly_its_check(graded):
+    report = graded[1]["seeded"]  # networks written otherwise than the solution's, the rest marked right
+    assert set(failed(report)) == {"full_structure", "step_weights"}
+    assert "tanh" in failed(report)["full_structure"]
+    assert report["total"] == report["out_of"] - sum(row["out_of"] for row in report["checks"] if not row["passed"])
+
+
+def test_hostile_submissions_cost_only_their_own_checks(graded):
+    reports = graded[1]
+    hostile = failed(reports["hostile"])
+    assert set(hostile) == {row["check"] for row in reports["hostile"]["checks"] if row["file"] == "kuzu.py"}
+    assert all(note == "kuzu.py does not import: timed out after 10 s" for note in hostile.values())
+    noisy = failed(reports["noisy"])
+    assert noisy["sig_weights"] == noisy["step_weights"] == "check.py does not import: stopped: wrote more than 4 MB " \
+        "(printed output or a file)"
+
+
+def test_bad_grading_inputs_are_one_line_errors(tmp_path):
+    with pytest.raises(UserError, match="is not a folder"):
+        grade.main([str(tmp_path / "nobody")])
+    with pytest.raises(UserError, match="--json names one file"):
+        grade.main([str(tmp_path), str(tmp_path), "--json", str(tmp_path / "marks.json")])
+    path = tmp_path / "marks.json"
+    path.write_text(json.dumps({**{name: 1 for name in grade.checks.CHECKS}, "lin_structure": -1}))
+    with pytest.raises(UserError, match="lin_structure must be a number >= 0"):
+        grade.load_marks(str(path))
+    path.write_text(json.dumps({"lin_structur": 1}))
+    with pytest.raises(UserError, match="unknown: lin_structur"):
+        grade.load_marks(str(path))
