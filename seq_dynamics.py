@@ -37,6 +37,7 @@ MAX_CLUSTERS = 128
 START = -1               # the language's state number before the first symbol
 REBER_STEP = 5           # generalisation rows of Reber: strings of at least 5, 10, ... symbols
 IMAGINARY = 1e-4         # an eigenvalue with a smaller imaginary part counts as real
+NEGLIGIBLE = 1e-3        # an eigenvalue this small wipes its direction out in one step: no sign
 
 
 # ---------------------------------------------------------------- states visited
@@ -418,13 +419,13 @@ class FixedPoint:
     def kind(self):
         """attracting (all |eigenvalue| < 1), repelling (all > 1) or saddle, then 'oscillating'
         where an eigenvalue is real and negative (the state flips side at every step) and
-        'rotating' where two are complex."""
+        'rotating' where two are complex (eigenvalues below NEGLIGIBLE do not count for either)."""
         size = np.abs(self.eigenvalues)
         kind = 'attracting' if (size < 1).all() else 'repelling' if (size > 1).all() else 'saddle'
         real = np.abs(self.eigenvalues.imag) < IMAGINARY
-        if (real & (self.eigenvalues.real < 0)).any():
+        if (real & (self.eigenvalues.real < -NEGLIGIBLE)).any():
             kind += ', oscillating'
-        if (~real).any():
+        if (~real & (size > NEGLIGIBLE)).any():
             kind += ', rotating'
         return kind
 
@@ -476,8 +477,9 @@ def fixed_point_starts(states, rng, per_axis=11, random_starts=400):
 
 
 def format_eigenvalues(values, digits=3):
-    return ', '.join(f'{v.real:.{digits}f}' if abs(v.imag) < IMAGINARY else f'{v.real:.{digits}f}{v.imag:+.{digits}f}i'
-                     for v in values)
+    tidy = lambda x: round(x, digits) + 0.0          # no '-0.000'
+    return ', '.join(f'{tidy(v.real):.{digits}f}' if abs(v.imag) < IMAGINARY else
+                     f'{tidy(v.real):.{digits}f}{tidy(v.imag):+.{digits}f}i' for v in values)
 
 
 def describe_fixed_point(fp, symbols):

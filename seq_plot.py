@@ -230,10 +230,12 @@ def print_fixed_points(args, net, lang, states, rng, name, plt, save):
     points = dyn.fixed_points(net, lang.num_symbols, dyn.fixed_point_starts(states, rng))
     what = 'hidden units' if args.model == 'srn' else 'hidden units, then context units'
     print(f'\nfixed points of each symbol\'s map (state: {what}):')
-    for fp in points:
-        print('  ' + dyn.describe_fixed_point(fp, lang.symbols))
-    if not points:
-        print('  none found')
+    for s, symbol in enumerate(lang.symbols):
+        found = [fp for fp in points if fp.symbol == s]
+        for fp in found:
+            print('  ' + dyn.describe_fixed_point(fp, lang.symbols))
+        if not found:
+            print(f'  {symbol}: none found')
     units = (0, 1) if args.model == 'srn' else (args.hid, args.hid + 1)
     if states.points.shape[1] >= 2 and max(units) < states.points.shape[1]:
         save(draw.fixed_point_figure(plt, net, points, states, lang, args.hid, name, units), 'fixed_points')
