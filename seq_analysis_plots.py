@@ -1,6 +1,6 @@
-"""The pictures (and printed reports) of seq_plot.py's analyses; the computations are in
-seq_dynamics.py. Every function here draws on figures of the pyplot it is given and returns
-them (or their file stems); seq_plot.py saves them.
+"""The pictures of seq_plot.py's analyses; the computations are in seq_dynamics.py. Each
+*_figure function draws a new figure with the pyplot it is given and returns it; seq_plot.py
+saves it.
 
   draw_states       the state-coloured scatter, marker shape = symbol read, legend of the numbers
   trajectory_figure the path of a few strings through the state space, arrows coloured by symbol
