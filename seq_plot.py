@@ -29,6 +29,7 @@ import itertools
 import os
 
 import numpy as np
+import torch
 
 import seq_analysis_plots as draw
 import seq_dynamics as dyn
@@ -173,6 +174,7 @@ def check_analysis_flags(args):
 def run_analyses(args, net, lang, batch, name, plt, summary):
     """The analyses asked for, printed, drawn and saved; adds the summary lines to `summary`.
     Returns the files written."""
+    torch.set_num_threads(1)          # tiny matrices: more threads only wait for each other
     files = []
     save = lambda fig, tag: files.append(save_plot(plt, fig, os.path.join(args.plot_dir, f'{name}_{tag}.png'),
                                                    args.show))

@@ -25,7 +25,7 @@ PIECES = [('plots only', []), ('--trajectory', ['--trajectory']), ('--fsm', ['--
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--repeat', type=int, default=1, help='runs of each, the fastest is shown (default 1)')
+    parser.add_argument('--repeat', type=int, default=1, help='runs of each; the fastest and the slowest are shown (default 1)')
     bench, flags = parser.parse_known_args()
     flags = flags or ['--lang', 'anb2n']
     args = seq_plot.parse_args(flags)                  # the flags' own errors, before any work
@@ -40,7 +40,8 @@ def main():
                 times.append(time.perf_counter() - start)
                 if done.returncode:
                     sys.exit(done.stderr.strip() or f'seq_plot.py failed with status {done.returncode}')
-            print(f'{title:>18}: {min(times):6.2f} s', flush=True)
+            spread = f'  (slowest of {len(times)}: {max(times):.2f} s)' if len(times) > 1 else ''
+            print(f'{title:>18}: {min(times):6.2f} s{spread}', flush=True)
             if extra == ['--analyse']:
                 print('\n'.join(done.stdout.strip().splitlines()[-5:]))
 
