@@ -199,15 +199,14 @@ def fixed_point_figure(plt, net, points, states, lang, hid, name, units=(0, 1)):
         step = 0.5 * (high - low) / 17 * flow / np.maximum(length, 1e-12)    # direction only
         ax.quiver(starts[:, units[0]], starts[:, units[1]], step[:, 0], step[:, 1], color=symbol_colour(plt, s),
                   angles='xy', scale_units='xy', scale=1, width=0.004, alpha=0.8)
-        for fp in (p for p in points if p.symbol == s):
+        for i, fp in enumerate(p for p in points if p.symbol == s):
             kind = fp.kind.split(',')[0]
             style = dict(attracting=dict(marker='o', fc='black'), repelling=dict(marker='o', fc='white'),
                          saddle=dict(marker='X', fc='black'))[kind]
             ax.scatter(*fp.point[units], s=90, ec='black', zorder=3, **style)
-            values = (dyn.format_eigenvalues(fp.eigenvalues, 2) if dims <= 3 else
-                      f'largest |eigenvalue| {np.abs(fp.eigenvalues).max():.2f}')
-            ax.annotate(f'{kind}\n({values})', fp.point[units], textcoords='offset points',
-                        xytext=(6, 6), fontsize='x-small')
+            if dims <= 3:                 # more eigenvalues than fit: the printout has them
+                ax.annotate(f'{kind}\n({dyn.format_eigenvalues(fp.eigenvalues, 2)})', fp.point[units],
+                            textcoords='offset points', xytext=(6, 6 - 22 * i), fontsize='x-small')
         ax.set_xlim(low[0], high[0])
         ax.set_ylim(low[1], high[1])
         ax.set_xlabel(unit_name(units[0], hid))
@@ -215,7 +214,7 @@ def fixed_point_figure(plt, net, points, states, lang, hid, name, units=(0, 1)):
         ax.set_title(f'reading {lang.symbols[s]}')
     where = 'on a grid' if dims == 2 else 'at visited states'
     fig.suptitle(f"{name}: fixed points of each symbol's map (arrows: direction of F(h) - h {where};\n"
-                 'visited states grey; filled: attracting, open: repelling, x: saddle; eigenvalues printed)',
+                 'visited states grey; filled: attracting, open: repelling, x: saddle; eigenvalues in the printout)',
                  fontsize='medium')
     fig.tight_layout()
     return fig
