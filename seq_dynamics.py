@@ -291,8 +291,8 @@ class Comparison:
     state most of q's steps are in, purity[q] that fraction, steps[q] how many; covered the
     language states that are some state's match, of total; equivalent: the two machines are the
     same machine (state for state, transition for transition) where paired is not None: it maps
-    each extracted state to its language state; relabelled lists the extracted states that
-    predict other symbols than the language allows there."""
+    each extracted state to its language state; relabelled lists (state, symbols the network
+    predicts, symbols the language allows) where those differ (bit masks)."""
     match: np.ndarray
     purity: np.ndarray
     steps: np.ndarray
@@ -327,7 +327,8 @@ def compare(machine, states):
     covered = len(set(match[steps > 0].tolist()) & set(numbers.tolist()))
     paired = pairing(machine, truth)
     relabelled = [] if paired is None else [
-        q for q, t in paired.items() if q != machine.start and machine.label[q] != truth.label[t]]
+        (q, machine.label[q], truth.label[t]) for q, t in paired.items()
+        if q != machine.start and machine.label[q] != truth.label[t]]
     if paired is not None:
         paired = {q: int(numbers[t]) for q, t in paired.items() if q != machine.start}
     return Comparison(match, purity, steps, covered, len(numbers), paired, relabelled)

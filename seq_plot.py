@@ -216,8 +216,10 @@ def print_fsm(args, net, lang, states, rng, name, plt, save):
     if comparison.paired is None:
         verdict = 'not the same machine as the language\'s'
     elif comparison.relabelled:
-        verdict = ('the same states and transitions as the language\'s machine, but in states '
-                   + ', '.join(map(str, comparison.relabelled)) + ' the network predicts other symbols')
+        spell = lambda mask: dyn.spell_mask(mask, lang.symbols)
+        verdict = ('the same states and transitions as the language\'s machine, but the network predicts '
+                   + ', '.join(f'{spell(net_says)} in state {q} (language state {comparison.paired[q]}: '
+                               f'{spell(allowed)})' for q, net_says, allowed in sorted(comparison.relabelled)))
     else:
         verdict = 'equivalent to the language\'s machine (same states, transitions and predictions)'
     print(f'{verdict}; the language has {comparison.total} states')

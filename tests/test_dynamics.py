@@ -94,6 +94,19 @@ def test_machine_extracted_from_hand_built_states_is_the_language_machine():
     assert 'start' in dyn.transition_table(machine, lang.symbols, comparison)
 
 
+def test_a_network_that_hedges_where_the_language_is_sure_is_reported():
+    lang = AnBn('anb2n', 3)
+    states = true_states(lang, 150, 1)
+    states.predicted = np.where(states.true == 3, 0b11, states.predicted)   # A/B after the last A
+    fresh = true_states(lang, 200, 2)
+    fresh.predicted = np.where(fresh.true == 3, 0b11, fresh.predicted)
+    machine = dyn.extract_fsm(states, clusters=lang.num_states)[0]
+    comparison = dyn.compare(machine, fresh)
+    assert comparison.paired is not None and not comparison.equivalent
+    [(q, says, allowed)] = comparison.relabelled
+    assert comparison.paired[q] == 3 and (says, allowed) == (0b11, 0b10)
+
+
 def test_automatic_clusters_find_the_fewest_that_reach_the_goal():
     lang = AnBn('anbn', 3)
     states = true_states(lang, 150, 3)
