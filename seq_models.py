@@ -309,7 +309,7 @@ def read_weights_only(path):
                             'weights and plain values, and loading them could run code') from None
         if start != ZIP_START and start[0] != 0x80:
             raise UserError(f'cannot read {path}: it is not a PyTorch checkpoint (it starts with {start!r})') from None
-        raise UserError(f'cannot read {path}: it is damaged (not a whole torch.save file)') from None
+        raise UserError(f'cannot read {path}: it is damaged, or not written by torch.save') from None
 
 
 def check_meta(meta, path):
