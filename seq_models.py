@@ -175,11 +175,19 @@ class Language:
 
 # ---------------------------------------------------------------- checkpoints
 
+MAX_LENGTH = 100        # largest --length: the course trains with 4 to 8, and seq_plot prints whole strings
+
+
+def is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value):
+    return (is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
 # What a checkpoint of seq_train.py must record besides its weights: key -> (test, what it must be).
 # Checked on loading, so a damaged or hand-made file gets one line, not a traceback or a runaway.
-MAX_LENGTH = 100        # largest --length: the course trains with 4 to 8, and seq_plot prints whole strings
-is_int = lambda v: isinstance(v, int) and not isinstance(v, bool)
-is_number = lambda v: (is_int(v) or isinstance(v, float)) and math.isfinite(v)
 META = {
     'lang': (lambda v: isinstance(v, str) and v.isidentifier() and len(v) <= 40, 'a language name'),
     'model': (lambda v: v in MODELS, 'srn or lstm'),

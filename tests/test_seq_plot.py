@@ -48,6 +48,13 @@ def test_saving_and_looking_up_name_the_same_file(strings):
     assert epoch_tag(typed) == (str(whole) if not part else f'{whole}.{part:03d}'.rstrip('0'))
 
 
+@pytest.mark.parametrize('typed', [0.0015, 0.0025, 2.0005, 0.02, 7.0])
+def test_an_epoch_between_strings_finds_what_it_saved(typed):
+    """seq_train trains round(1000 x --epoch) strings and saves at strings / 1000."""
+    assert checkpoint_path('net', 'anbn', 'lstm', 3, typed) == checkpoint_path('net', 'anbn', 'lstm', 3,
+                                                                               round(typed * 1000) / 1000)
+
+
 def test_pictures_of_two_epochs_do_not_overwrite_each_other(tmp_path, capsys):
     save(tmp_path / 'net', thousands=50)
     save(tmp_path / 'net', thousands=100)
