@@ -1,5 +1,7 @@
 """seq_plot.py and the checkpoints it reads: damaged files, the course's bare state_dicts,
 --checkpoint, names that carry the epoch, and a table of bad inputs that must each end in one line."""
+import contextlib
+import io
 import os
 import pickle
 
@@ -103,11 +105,11 @@ def test_settings_and_lstm_gate_blocks_are_printed(tmp_path, capsys):
 
 
 def test_time_plot_legend_lies_beside_the_data(tmp_path, monkeypatch):
-    figures = []
-    monkeypatch.setattr(seq_plot, 'save_figure', lambda fig, path: figures.append(fig))
+    figures = {}
+    monkeypatch.setattr(seq_plot, 'save_figure', lambda fig, path: figures.update({path: fig}))
     save(tmp_path / 'net', thousands=1)
     plot(tmp_path, '--lang', 'anb2n', '--epoch', '1')
-    fig = figures[-1]                       # the time plot comes last
+    fig = figures[str(tmp_path / 'plot' / 'anb2n_srn2_1_time.jpg')]
     renderer = FigureCanvasAgg(fig).get_renderer()
     for ax in fig.axes:
         assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
@@ -121,8 +123,6 @@ def test_help_shows_every_default_of_the_plot_flags():
 
 
 def capture_help():
-    import contextlib
-    import io
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
         seq_plot.parse_args(['--help'])
