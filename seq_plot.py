@@ -27,7 +27,8 @@ import re
 import numpy as np
 
 from common import SEED, UserError, number, pyplot, run_main, save_figure, writable_dir
-from seq_models import META, MAX_LENGTH, epoch_tag, load_checkpoint, load_weights, make_model
+from seq_models import (META, MAX_LENGTH, epoch_tag, found_hint, load_checkpoint, load_weights,
+                        make_model)
 from seq_train import (LANGUAGES, add_language_flags, build_language, predict, resolve_defaults,
                        run_checkpoint, show_string)
 
@@ -59,6 +60,8 @@ def parse_args(argv=None):
     for key in SETTINGS + ['out_path']:
         if getattr(args, key) is None:
             setattr(args, key, parser.get_default(key))
+    if args.checkpoint == '':
+        raise UserError('--checkpoint needs a file name')
     if args.checkpoint is not None:
         extra = [f'--{key}' for key in ['epoch', 'out_path'] if key in args.given]
         if args.run is not None:
@@ -78,6 +81,8 @@ def find_checkpoint(args):
         saved = load_checkpoint(path, {key: getattr(args, key) for key in SETTINGS})
     else:
         path = args.checkpoint
+        if not os.path.lexists(path):
+            raise UserError(f'--checkpoint {path}: no such file{found_hint(path, "")}')
         saved = load_checkpoint(path, {key: getattr(args, key) for key in SETTINGS if key in args.given})
         for key in SETTINGS:
             setattr(args, key, saved.get(key, getattr(args, key)))
