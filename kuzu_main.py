@@ -143,9 +143,9 @@ def format_per_class(confusion, per_line=5):
 def format_parameter_table(model):
     """One line per trainable tensor (name, layer type, shape, count), so the total printed
     above it can be checked by hand."""
-    lines = [f"  {'parameter':<12} {'layer':<12} {'shape':<16} {'count':>9}"]
+    lines = [f"  {'parameter':<13} {'layer':<12} {'shape':<16} {'count':>9}"]
     for name, layer, shape, count in model.parameter_table():
-        lines.append(f"  {name:<12} {layer:<12} {str(shape):<16} {count:>9,}")
+        lines.append(f"  {name:<13} {layer:<12} {str(shape):<16} {count:>9,}")
     return "\n".join(lines)
 
 
@@ -285,7 +285,7 @@ def main(argv=None):
         pictures.draw("most confused pairs as images", kuzu_plots.plot_confused_pairs, test_images, test_labels,
                       result.predicted, result.confidence, [(true, predicted) for true, predicted, _, _ in pairs],
                       title, pictures.path("confused"), show=args.show)
-    pictures.draw("what the model looks at", kuzu_plots.plot_weights, model, args.net, test_images[0],
+    pictures.draw("what the model looks at", kuzu_plots.plot_weights, model, args.net, test_images,
                   pictures.path("weights"), args.show)
     if args.save_model is not None:
         save_atomic(model.state_dict(), args.save_model)

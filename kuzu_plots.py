@@ -27,14 +27,16 @@ def _finish(plt, fig, path, show):
 
 
 def mosaic(rows, spacers=(), fill=np.nan):
-    """Lay out rows of TILExTILE tiles (a None tile is an empty slot) as one image with GAP
-    pixels between columns, SPACER more after each column listed in `spacers` (to set groups
-    apart), and GAP + LABEL between rows. Returns the image and a function giving the centre x
-    and top y of tile (row, column) in image pixels, for labels."""
+    """Lay out rows of TILExTILE tiles (grey values, or RGB with a last axis of 3; a None tile
+    is an empty slot) as one image with GAP pixels between columns, SPACER more after each
+    column listed in `spacers` (to set groups apart), and GAP + LABEL between rows. Returns the
+    image and a function giving the centre x and top y of tile (row, column) in image pixels,
+    for labels."""
     cols = max(len(row) for row in rows)
+    depth = next(np.shape(t)[2:] for row in rows for t in row if t is not None)
     lefts = [c * (TILE + GAP) + SPACER * sum(c > s for s in spacers) for c in range(cols)]
     step_y = TILE + GAP + LABEL
-    image = np.full((len(rows) * step_y, lefts[-1] + TILE), fill, dtype=np.float32)
+    image = np.full((len(rows) * step_y, lefts[-1] + TILE) + depth, fill, dtype=np.float32)
     for r, row in enumerate(rows):
         for c, tile in enumerate(row):
             if tile is not None:
@@ -43,10 +45,26 @@ def mosaic(rows, spacers=(), fill=np.nan):
     return image, lambda r, c: (lefts[c] + (TILE - 1) / 2, r * step_y + LABEL - 1)
 
 
+def _colour(tile, cmap, low, high):
+    """A tile as RGB through a colour map over [low, high]; NaN (no data) is white."""
+    cmap = matplotlib.colormaps[cmap].with_extremes(bad="white")
+    return cmap(np.ma.masked_invalid((tile - low) / (high - low)))[..., :3]
+
+
+def _mosaic_figure(plt, image, extra_width=0.0, title_lines=2):
+    """A figure whose axes holds the mosaic `image` at about 0.8 inch a tile, with room above
+    for a title of `title_lines` lines and `extra_width` inches on the right (colour bar)."""
+    inch = 0.8 / (TILE + GAP)
+    width, height = image.shape[1] * inch, image.shape[0] * inch
+    title = 0.2 * title_lines + 0.1
+    fig = plt.figure(figsize=(width + extra_width, height + title))
+    ax = fig.add_axes((0, 0, width / (width + extra_width), height / (height + title)))
+    return fig, ax
+
+
 def _tile_axes(ax, image, cmap, vmin, vmax):
     """Show a mosaic on `ax` without ticks or frame; empty slots stay white."""
-    cmap = matplotlib.colormaps[cmap].copy()
-    cmap.set_bad("white")
+    cmap = matplotlib.colormaps[cmap].with_extremes(bad="white")
     shown = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_axis_off()
     return shown
@@ -109,8 +127,7 @@ def plot_confusion(confusion, title, path, show=False):
     mistakes = counts.astype(float)
     np.fill_diagonal(mistakes, np.nan)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
-    cmap = matplotlib.colormaps["Reds"].copy()
-    cmap.set_bad("0.85")
+    cmap = matplotlib.colormaps["Reds"].with_extremes(bad="0.85")
     image = ax.imshow(mistakes, cmap=cmap, vmin=0)
     fig.colorbar(image, ax=ax, shrink=0.85).set_label("test images misclassified (off-diagonal cells)")
     ticks = range(len(kuzu.CLASSES))
@@ -161,7 +178,7 @@ def plot_confused_pairs(images, labels, predicted, confidence, pairs, title, pat
         captions.append([None if i is None else f"{kuzu.CLASSES[predicted[i]]} {100 * confidence[i]:.0f}%"
                          for i in slots])
     image, top = mosaic(rows, spacers=(wrong - 1, wrong + right - 1))
-    fig, ax = plt.subplots(figsize=(0.62 * (wrong + 2 * right) + 1.6, 0.8 * len(rows) + 0.7))
+    fig, ax = _mosaic_figure(plt, image, extra_width=0.8, title_lines=4)
     _tile_axes(ax, image, "gray", -1, 1)
     for r, ((true, guess), caption) in enumerate(zip(pairs, captions)):
         for c, text in enumerate(caption):
@@ -188,63 +205,89 @@ def _signed(tile):
     return tile / max(float(np.abs(tile).max()), 1e-12)
 
 
-def plot_weights(model, name, image, path, show=False):
-    """What the network `name` looks at, one figure per net:
+def plot_weights(model, name, images, path, show=False):
+    """What the network `name` looks at, one figure per net (images: the test images,
+    (N, 1, 28, 28)):
     lin: each class's 784 weights as a 28x28 image, on one colour scale;
-    full: the input weights of the 16 hidden units with the largest output weights,
-          each on its own scale, labelled with the class it most favours and disfavours;
-    conv: the 16 first-layer 5x5 filters, and what each makes of `image` (one test image,
-          (1, 28, 28)) after batch norm and relu."""
+    full: the input weights of the 16 hidden units with the largest output weights, each over
+          the mean of the 50 test images that drive that unit highest;
+    conv: the 16 first-layer 5x5 filters, each over what it makes of the first test image."""
     plt = pyplot(show)
-    if name == "lin":
-        weights = model.out.weight.detach().cpu().view(10, TILE, TILE).numpy()
-        tiles, labels = list(weights), list(kuzu.CLASSES)
-        grid, top = mosaic([tiles[:5], tiles[5:]])
-        fig, ax = plt.subplots(figsize=(7, 3.6))
-        limit = float(np.abs(weights).max())
-        shown = _tile_axes(ax, grid, "RdBu_r", -limit, limit)
-        fig.colorbar(shown, ax=ax, shrink=0.8).set_label("weight (red: evidence for the class)")
-        for i, label in enumerate(labels):
-            x, y = top(i // 5, i % 5)
-            ax.text(x, y, label, ha="center", va="bottom", fontsize=9)
-        ax.set_title("NetLin: each class's weights on the 28x28 pixels", fontsize=10)
-    elif name == "full":
-        out = model.out.weight.detach().cpu()
-        strongest = out.norm(dim=0).argsort(descending=True)[:16]
-        weights = model.hid.weight.detach().cpu()[strongest].view(-1, TILE, TILE).numpy()
-        grid, top = mosaic([[_signed(w) for w in weights[:8]], [_signed(w) for w in weights[8:]]])
-        fig, ax = plt.subplots(figsize=(8, 3.4))
-        _tile_axes(ax, grid, "RdBu_r", -1, 1)
-        for i, unit in enumerate(strongest.tolist()):
-            x, y = top(i // 8, i % 8)
-            ax.text(x, y, f"h{unit}: +{kuzu.CLASSES[int(out[:, unit].argmax())]} "
-                          f"\u2212{kuzu.CLASSES[int(out[:, unit].argmin())]}", ha="center", va="bottom", fontsize=7)
-        ax.set_title("NetFull: input weights of the 16 hidden units with the largest output weights\n"
-                     "(each scaled to its own largest weight; red positive; +class it favours, "
-                     "\u2212class it disfavours)", fontsize=9)
-    else:
-        filters = model.conv1.weight.detach().cpu()[:, 0].numpy()
-        with torch.no_grad():
-            model.eval()
-            maps = torch.relu(model.bn1(model.conv1(image.unsqueeze(0))))[0].cpu().numpy()
-        maps /= max(float(maps.max()), 1e-12)
-        # each 5x5 filter enlarged to 25x25 and centred in a 28x28 tile, to sit above its map
-        big = [np.pad(np.kron(_signed(f), np.ones((5, 5))), ((1, 2), (1, 2)), constant_values=np.nan)
-               for f in filters]
-        fig = plt.figure(figsize=(8.5, 4.6))
-        grid = fig.add_gridspec(4, 2, width_ratios=[1.3, 8], hspace=0.05, wspace=0.02)
-        input_ax = fig.add_subplot(grid[1:3, 0])
-        input_ax.imshow(image[0].cpu().numpy(), cmap="gray", vmin=-1, vmax=1)
-        input_ax.set_axis_off()
-        input_ax.set_title("test image", fontsize=8)
-        for half in range(2):
-            filter_ax, map_ax = fig.add_subplot(grid[2 * half, 1]), fig.add_subplot(grid[2 * half + 1, 1])
-            tiles, top = mosaic([big[8 * half:8 * half + 8]])
-            _tile_axes(filter_ax, tiles, "RdBu_r", -1, 1)
-            for i in range(8):
-                x, y = top(0, i)
-                filter_ax.text(x, y, f"filter {8 * half + i + 1}", ha="center", va="bottom", fontsize=7)
-            _tile_axes(map_ax, mosaic([list(maps[8 * half:8 * half + 8])])[0], "magma", 0, 1)
-        fig.suptitle("NetConv: the 16 first-layer 5x5 filters (each on its own scale, red positive)\n"
-                     "and below each, what it makes of the test image after batch norm and relu", fontsize=9)
+    draw = {"lin": _class_weights, "full": _hidden_units, "conv": _first_filters}[name]
+    fig = draw(plt, model, images)
     return _finish(plt, fig, path, show)
+
+
+def _class_weights(plt, model, images):
+    weights = model.out.weight.detach().cpu().view(10, TILE, TILE).numpy()
+    grid, top = mosaic([list(weights[:5]), list(weights[5:])])
+    fig, ax = _mosaic_figure(plt, grid, extra_width=1.2)
+    limit = float(np.abs(weights).max())
+    shown = _tile_axes(ax, grid, "RdBu_r", -limit, limit)
+    bar = fig.colorbar(shown, ax=ax, shrink=0.8)
+    bar.set_label("weight (red: evidence for the class)", fontsize=8)
+    bar.ax.tick_params(labelsize=8)
+    for i, label in enumerate(kuzu.CLASSES):
+        x, y = top(i // 5, i % 5)
+        ax.text(x, y, label, ha="center", va="bottom", fontsize=9)
+    ax.set_title("NetLin: each class's weights on the 28x28 pixels", fontsize=10)
+    return fig
+
+
+def _hidden_units(plt, model, images):
+    out = model.out.weight.detach().cpu()
+    units = out.norm(dim=0).argsort(descending=True)[:16]
+    weights = model.hid.weight.detach().cpu()[units].view(-1, TILE, TILE).numpy()
+    with torch.no_grad():
+        activation = model.hid(images.flatten(1))[:, units.to(images.device)].cpu()
+    drivers = activation.topk(50, dim=0).indices.T  # (16, 50): each unit's 50 strongest inputs
+    means = [images[i.to(images.device), 0].mean(dim=0).cpu().numpy() for i in drivers]
+    labels = [f"h{u} +{kuzu.CLASSES[int(out[:, u].argmax())]} \u2212{kuzu.CLASSES[int(out[:, u].argmin())]}"
+              for u in units.tolist()]
+    fig = _tiles_over_tiles(plt, [_signed(w) for w in weights], labels,
+                            [_colour(m, "gray", -1, 1) for m in means], 8)
+    fig.axes[0].set_title("NetFull: input weights of the 16 hidden units with the largest output weights\n"
+                 "(each on its own scale, red positive; +class it favours most, \u2212least),\n"
+                 "and below each, the mean of the 50 test images that drive it highest", fontsize=9)
+    return fig
+
+
+def _first_filters(plt, model, images):
+    image = images[0]
+    filters = model.conv1.weight.detach().cpu()[:, 0].numpy()
+    with torch.no_grad():
+        model.eval()
+        maps = torch.relu(model.bn1(model.conv1(image.unsqueeze(0))))[0].cpu().numpy()
+    maps /= max(float(maps.max()), 1e-12)
+    # each 5x5 filter enlarged to 25x25 and centred in a 28x28 tile, to sit above its map
+    big = [np.pad(np.kron(_signed(f), np.ones((5, 5))), ((1, 2), (1, 2)), constant_values=np.nan)
+           for f in filters]
+    fig = _tiles_over_tiles(plt, big, [f"filter {i + 1}" for i in range(16)],
+                            [_colour(m, "magma", 0, 1) for m in maps], 8,
+                            first=_colour(image[0].cpu().numpy(), "gray", -1, 1))
+    fig.axes[0].set_title("NetConv: the 16 first-layer 5x5 filters (each on its own scale, red positive),\n"
+                          "and below each, what it makes of the test image on the left after batch norm and relu",
+                          fontsize=9)
+    return fig
+
+
+def _tiles_over_tiles(plt, weights, labels, below, per_row, first=None):
+    """One figure: labelled weight tiles (scaled to [-1, 1], drawn red-blue) in rows of `per_row`,
+    each over its partner tile in `below` (RGB); `first`, when given, is an RGB tile shown at
+    the left of the first lower row, set apart."""
+    rows, label_rows = [], []
+    lead = [] if first is None else [None]
+    for start in range(0, len(weights), per_row):
+        rows.append(lead + [_colour(w, "RdBu_r", -1, 1) for w in weights[start:start + per_row]])
+        rows.append(([first] if first is not None and start == 0 else lead) + below[start:start + per_row])
+    image, top = mosaic(rows, spacers=(0,) if first is not None else (), fill=1.0)
+    fig, ax = _mosaic_figure(plt, image, title_lines=3)
+    ax.imshow(image, interpolation="nearest")
+    ax.set_axis_off()
+    for i, label in enumerate(labels):
+        x, y = top(2 * (i // per_row), len(lead) + i % per_row)
+        ax.text(x, y, label, ha="center", va="bottom", fontsize=6.5)
+    if first is not None:
+        x, y = top(1, 0)
+        ax.text(x, y, "test image", ha="center", va="bottom", fontsize=7)
+    return fig
