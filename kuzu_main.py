@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 import kuzu
 import kuzu_plots
-from common import (SEED, UserError, check_finite, number, pick_device, pyplot, run_main, save_atomic,
+from common import (SEED, check_finite, number, pick_device, pyplot, run_main, save_atomic,
                     seed_everything, writable_dir, writable_file)
 
 # How each network is trained when its flags are left at their defaults. lin and full
@@ -208,9 +208,9 @@ def print_evaluation(result, num_images, show_matrix):
           f"({100.0 * result.correct / num_images:.0f}%)\n")
 
 
-class Pictures:
-    """Where the run's pictures go, which files it wrote, and how long drawing them took (so
-    the cost of the pictures can be read off every run)."""
+class Outputs:
+    """The files a run writes: where its pictures go, the list of files written (printed at
+    the end), and the time spent drawing (so the cost of the pictures shows in every run)."""
 
     def __init__(self, args):
         self.args, self.seconds, self.written = args, 0.0, {}
@@ -226,6 +226,54 @@ class Pictures:
         self.written[path] = what
 
 
+def fit(args, model, train_data, test_data, generator, outputs):
+    """Train for --epochs epochs, each followed by the course's test report and the learning
+    curves drawn again; with --epochs 0 only test. Returns the last Evaluation."""
+    num_test, progress, history = len(test_data[1]), sys.stdout.isatty(), []
+    if not args.epochs:
+        result = test(args, model, *test_data)
+        print_evaluation(result, num_test, show_matrix=True)
+        return result
+    curves = kuzu_plots.LearningCurves(f"{type(model).__name__} on {len(train_data[1])} training images",
+                                       outputs.path("curves"), args.show)
+    optimizer = make_optimizer(args, model)
+    scheduler = make_scheduler(args, optimizer, len(train_data[1]))
+    for epoch in range(1, args.epochs + 1):
+        start = time.perf_counter()
+        train_loss = train(args, model, *train_data, optimizer, scheduler, epoch, generator, progress)
+        check_finite(model.state_dict().values(), f"the weights after epoch {epoch}")
+        result = test(args, model, *test_data)
+        if args.verbose:
+            print(f"Epoch {epoch} trained in {time.perf_counter() - start:.1f} s")
+        print_evaluation(result, num_test, show_matrix=args.verbose or epoch == args.epochs)
+        history.append((train_loss, result.loss, 100.0 * result.correct / num_test))
+        outputs.draw("learning curves", curves.save, history)
+    curves.close()
+    return result
+
+
+def print_confusions(result):
+    """The most confused pairs and the accuracy of every class."""
+    print("Most confused (true -> predicted):")
+    for true, predicted, count, share in most_confused(result.confusion):
+        print(f"  {kuzu.CLASSES[true]:>3} -> {kuzu.CLASSES[predicted]:<3} {count:5d}  "
+              f"({100 * share:.1f}% of {kuzu.CLASSES[true]})")
+    print(format_per_class(result.confusion))
+
+
+def draw_pictures(args, model, test_images, test_labels, result, outputs):
+    """The confusion matrix, the most confused pairs as images and what the model looks at."""
+    title = f"{type(model).__name__}: {result.correct}/{len(test_labels)} test images right"
+    outputs.draw("confusion matrix", kuzu_plots.plot_confusion, result.confusion, title,
+                 outputs.path("confusion"), args.show)
+    pairs = [(true, predicted) for true, predicted, _, _ in most_confused(result.confusion)]
+    if pairs:
+        outputs.draw("most confused pairs as images", kuzu_plots.plot_confused_pairs, test_images, test_labels,
+                     result.predicted, result.confidence, pairs, title, outputs.path("confused"), show=args.show)
+    outputs.draw("what the model looks at", kuzu_plots.plot_weights, model, args.net, test_images,
+                 outputs.path("weights"), args.show)
+
+
 def main(argv=None):
     args = parse_args(argv)
     check_outputs(args)
@@ -237,62 +285,28 @@ def main(argv=None):
     else:
         model = kuzu.MODELS[args.net]().to(device)
 
-    train_images, train_labels = kuzu.load_split(args.data_dir, train=True, device=device)
-    test_images, test_labels = kuzu.load_split(args.data_dir, train=False, device=device)
-    name, num_test = type(model).__name__, len(test_labels)
-    print(f"{name}: {model.num_parameters():,} trainable parameters; device {device}; "
-          f"{len(train_labels)} training and {num_test} test images")
+    train_data = kuzu.load_split(args.data_dir, train=True, device=device)
+    test_data = kuzu.load_split(args.data_dir, train=False, device=device)
+    print(f"{type(model).__name__}: {model.num_parameters():,} trainable parameters; device {device}; "
+          f"{len(train_data[1])} training and {len(test_data[1])} test images")
     print(format_parameter_table(model))
     print(f"SGD{' (Nesterov)' if args.nesterov else ''} lr {args.lr} momentum {args.mom}, {args.schedule} schedule, "
           f"shifts up to {args.shift} px, weight decay {args.weight_decay}, label smoothing {args.label_smoothing}, "
           f"batch {args.batch_size}, seed {args.seed}")
 
     pyplot(args.show)  # import matplotlib now, so that the time of the pictures is drawing time only
-    pictures, history, progress = Pictures(args), [], sys.stdout.isatty()
-    curves = kuzu_plots.LearningCurves(f"{name} on {len(train_labels)} training images",
-                                       pictures.path("curves"), args.show)
+    outputs = Outputs(args)
     start = time.perf_counter()
-    if args.epochs:
-        optimizer = make_optimizer(args, model)
-        scheduler = make_scheduler(args, optimizer, len(train_labels))
-    for epoch in range(1, args.epochs + 1):
-        epoch_start = time.perf_counter()
-        train_loss = train(args, model, train_images, train_labels, optimizer, scheduler, epoch, generator, progress)
-        check_finite(model.state_dict().values(), f"the weights after epoch {epoch}")
-        result = test(args, model, test_images, test_labels)
-        if args.verbose:
-            print(f"Epoch {epoch} trained in {time.perf_counter() - epoch_start:.1f} s")
-        print_evaluation(result, num_test, show_matrix=args.verbose or epoch == args.epochs)
-        history.append((train_loss, result.loss, 100.0 * result.correct / num_test))
-        pictures.draw("learning curves", curves.save, history)
-    seconds = time.perf_counter() - start - pictures.seconds
-    if not args.epochs:
-        result = test(args, model, test_images, test_labels)
-        print_evaluation(result, num_test, show_matrix=True)
-
-    pairs = most_confused(result.confusion)
-    print("Most confused (true -> predicted):")
-    for true, predicted, count, share in pairs:
-        print(f"  {kuzu.CLASSES[true]:>3} -> {kuzu.CLASSES[predicted]:<3} {count:5d}  "
-              f"({100 * share:.1f}% of {kuzu.CLASSES[true]})")
-    print(format_per_class(result.confusion))
-
-    title = f"{name}: {result.correct}/{num_test} test images right"
-    curves.close()
-    pictures.draw("confusion matrix", kuzu_plots.plot_confusion, result.confusion, title,
-                  pictures.path("confusion"), args.show)
-    if pairs:
-        pictures.draw("most confused pairs as images", kuzu_plots.plot_confused_pairs, test_images, test_labels,
-                      result.predicted, result.confidence, [(true, predicted) for true, predicted, _, _ in pairs],
-                      title, pictures.path("confused"), show=args.show)
-    pictures.draw("what the model looks at", kuzu_plots.plot_weights, model, args.net, test_images,
-                  pictures.path("weights"), args.show)
+    result = fit(args, model, train_data, test_data, generator, outputs)
+    seconds = time.perf_counter() - start - outputs.seconds
+    print_confusions(result)
+    draw_pictures(args, model, *test_data, result, outputs)
     if args.save_model is not None:
         save_atomic(model.state_dict(), args.save_model)
-        pictures.written[args.save_model] = "model weights"
+        outputs.written[args.save_model] = "model weights"
     done = f"{args.epochs} epochs trained in {seconds:.1f} s" if args.epochs else "Evaluated only"
-    print(f"{done}, pictures drawn in {pictures.seconds:.1f} s; files written:")
-    for path, what in pictures.written.items():
+    print(f"{done}, pictures drawn in {outputs.seconds:.1f} s; files written:")
+    for path, what in outputs.written.items():
         print(f"  {path}  ({what})")
     if args.show:
         pyplot(True).show()

@@ -84,19 +84,19 @@ class LearningCurves:
     def _make(self):
         from matplotlib.ticker import MaxNLocator
         plt = pyplot(self.show)
-        self.fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(8, 3))
-        self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.87, wspace=0.28)
+        self.fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(8, 3.2))
+        self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.82, wspace=0.28)
         self.train_line, = loss_ax.plot([], [], "o-", label="training (mean over the epoch)")
         self.test_line, = loss_ax.plot([], [], "s-", label="test")
         self.acc_line, = acc_ax.plot([], [], "s-", color="C1")
         loss_ax.set_ylabel("loss (negative log likelihood)")
-        loss_ax.legend()
+        loss_ax.legend(loc="lower left", bbox_to_anchor=(0, 1), ncol=2, frameon=False, fontsize=8)  # off the data
         acc_ax.set_ylabel("test accuracy (%)")
         for ax in (loss_ax, acc_ax):
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
-        self.fig.suptitle(self.title)
+        self.fig.suptitle(self.title, y=0.99)
 
     def save(self, history):
         """Redraw with `history`, a list of (train_loss, test_loss, test_accuracy_percent) per
