@@ -34,6 +34,8 @@ def load_split(data_dir, train, device="cpu"):
     labels: int64 (N,). Downloads with torchvision when the files are missing;
     a failed download or an unreadable file becomes a one-line UserError.
     """
+    if os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise UserError(f"--data_dir {data_dir} is a file, not a folder")
     folder = raw_folder(data_dir)
     missing = [f for f in RAW_FILES if not os.path.isfile(os.path.join(folder, f))]
     try:

@@ -293,6 +293,7 @@ BAD_INPUTS = [  # (flags added to a good short lin run, exit status, what stderr
     (["--load_model", "{wrong_shapes}"], 2, "does not hold the weights of any of the nets"),
     (["--load_model", "{conv_model}"], 2, "was saved with --net conv, not --net lin"),
     (["--data_dir", "{tmp}/mistyped"], 2, "error: KMNIST data not found and could not be downloaded"),
+    (["--data_dir", "{afile}"], 2, "error: --data_dir {afile} is a file, not a folder"),
     (["--lr", "1e38"], 2, "error: the weights after epoch 1 are not finite (NaN or infinity): training diverged"),
 ]
 
