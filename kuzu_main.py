@@ -69,26 +69,25 @@ def train(args, model, images, labels, optimizer, scheduler, epoch, generator, p
     training batches (without label smoothing, so that it compares with the test loss)."""
     model.train()
     num_batches = (len(labels) + args.batch_size - 1) // args.batch_size
-    bar = tqdm(total=num_batches, desc=f"epoch {epoch}", unit="batch", leave=False, file=sys.stdout,
-               disable=not progress)
     total_nll = torch.zeros((), device=labels.device)
-    for batch_idx, (data, target) in enumerate(kuzu.batches(images, labels, args.batch_size, generator)):
-        if args.shift:
-            data = kuzu.random_shift(data, args.shift, generator)
-        optimizer.zero_grad()
-        output = model(data)
-        loss = nll_loss(output, target, args.label_smoothing)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        total_nll += F.nll_loss(output.detach(), target, reduction="sum")
-        if batch_idx % args.log_interval == 0:
-            bar.write(f"Train Epoch: {epoch} [{batch_idx * args.batch_size}/{len(labels)} "
-                      f"({100.0 * batch_idx / num_batches:.0f}%)]\tLoss: {loss.item():.6f}", file=sys.stdout)
-        if progress:
-            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-            bar.update()
-    bar.close()
+    with tqdm(total=num_batches, desc=f"epoch {epoch}", unit="batch", leave=False, file=sys.stdout,
+              disable=not progress) as bar:  # closed, and wiped, even when Ctrl-C stops the epoch
+        for batch_idx, (data, target) in enumerate(kuzu.batches(images, labels, args.batch_size, generator)):
+            if args.shift:
+                data = kuzu.random_shift(data, args.shift, generator)
+            optimizer.zero_grad()
+            output = model(data)
+            loss = nll_loss(output, target, args.label_smoothing)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total_nll += F.nll_loss(output.detach(), target, reduction="sum")
+            if batch_idx % args.log_interval == 0:
+                bar.write(f"Train Epoch: {epoch} [{batch_idx * args.batch_size}/{len(labels)} "
+                          f"({100.0 * batch_idx / num_batches:.0f}%)]\tLoss: {loss.item():.6f}", file=sys.stdout)
+            if progress:
+                bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+                bar.update()
     return total_nll.item() / len(labels)
 
 
