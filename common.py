@@ -53,11 +53,12 @@ def number(kind=float, low=None, high=None, low_open=False, high_open=False):
     """An argparse `type`: a finite int or float in [low, high] (an end is open where asked,
     None is no bound). A bad value gets argparse's usage line and
     `argument --lr: must be a number > 0, not 'nan'`, the same wording in every script."""
+    show = (lambda v: str(v)) if kind is int else (lambda v: f"{v:g}")
     bounds = []
     if low is not None:
-        bounds.append(f"{'>' if low_open else '>='} {low:g}")
+        bounds.append(f"{'>' if low_open else '>='} {show(low)}")
     if high is not None:
-        bounds.append(f"{'<' if high_open else '<='} {high:g}")
+        bounds.append(f"{'<' if high_open else '<='} {show(high)}")
     wanted = f"{'a whole number' if kind is int else 'a number'}{' ' if bounds else ''}{' and '.join(bounds)}"
 
     def parse(text):

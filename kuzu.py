@@ -34,6 +34,8 @@ def load_split(data_dir, train, device="cpu"):
     labels: int64 (N,). Downloads with torchvision when the files are missing;
     a failed download or an unreadable file becomes a one-line UserError.
     """
+    if os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise UserError(f"--data_dir {data_dir} is a file, not a folder")
     folder = raw_folder(data_dir)
     missing = [f for f in RAW_FILES if not os.path.isfile(os.path.join(folder, f))]
     try:
@@ -54,17 +56,31 @@ def load_split(data_dir, train, device="cpu"):
 
 
 def _download(data_dir):
-    """Let torchvision fetch the four files; offline, say exactly what is needed."""
+    """Let torchvision fetch the four files; offline, say exactly what is needed, and remove
+    the folders this attempt made, so that a mistyped --data_dir leaves nothing behind."""
     import contextlib
     import io
+    import shutil
+    made = _first_missing_folder(raw_folder(data_dir))
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # silence the per-mirror chatter
             torchvision.datasets.KMNIST(data_dir, train=True, download=True)
             torchvision.datasets.KMNIST(data_dir, train=False, download=True)
     except Exception:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)  # it did not exist before: all of it is ours
         raise UserError(f"KMNIST data not found and could not be downloaded; put the four files "
                         f"{', '.join(RAW_FILES)} (uncompressed IDX) in {raw_folder(data_dir)}/ "
                         f"or pass --data_dir to a folder that has KMNIST/raw/") from None
+
+
+def _first_missing_folder(path):
+    """The outermost folder on the way to `path` that does not exist yet (None if all do)."""
+    path = os.path.abspath(path)
+    missing = None
+    while not os.path.exists(path):
+        missing, path = path, os.path.dirname(path)
+    return missing
 
 
 def batches(images, labels, batch_size, generator=None):
@@ -95,10 +111,16 @@ def random_shift(images, max_shift, generator=None):
 # Models
 
 class Net(nn.Module):
-    """Base class: adds a parameter count to nn.Module."""
+    """Base class: adds a parameter count, and the table it sums, to nn.Module."""
 
     def num_parameters(self):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def parameter_table(self):
+        """(name, layer type, shape, count) for every trainable tensor, in the model's order."""
+        layers = dict(self.named_modules())
+        return [(name, type(layers[name.rpartition(".")[0]]).__name__, tuple(p.shape), p.numel())
+                for name, p in self.named_parameters() if p.requires_grad]
 
 
 class NetLin(Net):
@@ -172,3 +194,39 @@ class NetConv(Net):
 
 
 MODELS = {"lin": NetLin, "full": NetFull, "conv": NetConv}
+
+
+def net_of(state):
+    """The name of the network whose weights `state` (a state_dict) holds, or None."""
+    for name, cls in MODELS.items():
+        expected = cls().state_dict()
+        if state.keys() == expected.keys() and all(
+                isinstance(state[k], torch.Tensor) and state[k].shape == v.shape for k, v in expected.items()):
+            return name
+    return None
+
+
+def load_model(path, name, device="cpu"):
+    """The network `name` with the weights saved in `path` by kuzu_main.py --save_model.
+
+    Only tensors are unpickled (weights_only), so a file from elsewhere cannot run code;
+    a missing, corrupt or foreign file, or one saved for another network, is a one-line UserError.
+    """
+    if os.path.isdir(path):
+        raise UserError(f"--load_model {path} is a folder, not a model file")
+    if not os.path.isfile(path):
+        raise UserError(f"--load_model {path}: no such file")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception:  # torch's own text about unpickling is long and suggests unsafe loading
+        raise UserError(f"--load_model {path} is not a model saved by kuzu_main.py "
+                        f"(empty, truncated or another kind of file)") from None
+    saved_as = net_of(state) if isinstance(state, dict) else None
+    if saved_as is None:
+        raise UserError(f"--load_model {path} does not hold the weights of any of the nets "
+                        f"{', '.join(MODELS)}")
+    if saved_as != name:
+        raise UserError(f"--load_model {path} was saved with --net {saved_as}, not --net {name}")
+    model = MODELS[name]().to(device)
+    model.load_state_dict(state)
+    return model

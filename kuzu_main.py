@@ -1,16 +1,26 @@
 """Train a classifier on Kuzushiji-MNIST and print the course's log and confusion matrix.
 
     python3 kuzu_main.py --net lin     # or full, or conv
+    python3 kuzu_main.py --net conv --load_model conv.pth --epochs 0   # evaluate a saved model
+
+Besides the log it saves, in --plot_dir, the learning curves (after every epoch), the
+confusion matrix, the most confused pairs as images and what the network looks at, and it
+lists every file it wrote at the end.
 """
 import argparse
 import os
+import sys
 import time
+from collections import namedtuple
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 import kuzu
-from common import UserError, pick_device, pyplot, run_main, save_atomic, save_figure, seed_everything
+import kuzu_plots
+from common import (SEED, check_finite, number, pick_device, pyplot, run_main, save_atomic,
+                    seed_everything, writable_dir, writable_file)
 
 # How each network is trained when its flags are left at their defaults. lin and full
 # use the course's plain SGD; conv uses its own recipe (the course allows it): Nesterov
@@ -22,6 +32,12 @@ RECIPES = {
     "full": dict(lr=0.01, mom=0.5, nesterov=False, schedule="constant", shift=0, weight_decay=0.0, label_smoothing=0.0),
     "conv": dict(lr=0.1, mom=0.9, nesterov=True, schedule="onecycle", shift=1, weight_decay=5e-4, label_smoothing=0.1),
 }
+MAX_EPOCHS = 10000
+MAX_SHIFT = 27  # a shift of 28 pixels or more moves the whole image out of view
+
+# What test() finds on a split: average loss, number correct, the 10x10 confusion matrix,
+# and for every image its predicted class and the probability the model gave that class.
+Evaluation = namedtuple("Evaluation", "loss correct confusion predicted confidence")
 
 
 def nll_loss(output, target, smoothing=0.0):
@@ -47,34 +63,48 @@ def make_scheduler(args, optimizer, num_train):
     return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
 
 
-def train(args, model, images, labels, optimizer, scheduler, epoch, generator):
-    """One pass over the shuffled training set, logging every log_interval batches."""
+def train(args, model, images, labels, optimizer, scheduler, epoch, generator, progress=False):
+    """One pass over the shuffled training set, logging every log_interval batches; a progress
+    bar over the batches when `progress`. Returns the mean negative log likelihood of the
+    training batches (without label smoothing, so that it compares with the test loss)."""
     model.train()
     num_batches = (len(labels) + args.batch_size - 1) // args.batch_size
-    for batch_idx, (data, target) in enumerate(kuzu.batches(images, labels, args.batch_size, generator)):
-        if args.shift:
-            data = kuzu.random_shift(data, args.shift, generator)
-        optimizer.zero_grad()
-        loss = nll_loss(model(data), target, args.label_smoothing)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        if batch_idx % args.log_interval == 0:
-            print(f"Train Epoch: {epoch} [{batch_idx * args.batch_size}/{len(labels)} "
-                  f"({100.0 * batch_idx / num_batches:.0f}%)]\tLoss: {loss.item():.6f}")
+    total_nll = torch.zeros((), device=labels.device)
+    with tqdm(total=num_batches, desc=f"epoch {epoch}", unit="batch", leave=False, file=sys.stdout,
+              disable=not progress) as bar:  # closed, and wiped, even when Ctrl-C stops the epoch
+        for batch_idx, (data, target) in enumerate(kuzu.batches(images, labels, args.batch_size, generator)):
+            if args.shift:
+                data = kuzu.random_shift(data, args.shift, generator)
+            optimizer.zero_grad()
+            output = model(data)
+            loss = nll_loss(output, target, args.label_smoothing)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total_nll += F.nll_loss(output.detach(), target, reduction="sum")
+            if batch_idx % args.log_interval == 0:
+                bar.write(f"Train Epoch: {epoch} [{batch_idx * args.batch_size}/{len(labels)} "
+                          f"({100.0 * batch_idx / num_batches:.0f}%)]\tLoss: {loss.item():.6f}", file=sys.stdout)
+            if progress:
+                bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+                bar.update()
+    return total_nll.item() / len(labels)
 
 
 @torch.no_grad()
 def test(args, model, images, labels):
-    """Return (average loss, number correct, 10x10 confusion matrix) on a split."""
+    """Evaluate the model on a split; see Evaluation."""
     model.eval()
-    total_loss, confusion = 0.0, torch.zeros(100, dtype=torch.long, device=labels.device)
+    total_loss, predicted, confidence = 0.0, [], []
     for data, target in kuzu.batches(images, labels, args.test_batch_size):
         output = model(data)
         total_loss += F.nll_loss(output, target, reduction="sum").item()
-        confusion += torch.bincount(target * 10 + output.argmax(dim=1), minlength=100)
-    confusion = confusion.view(10, 10).cpu()
-    return total_loss / len(labels), int(confusion.trace()), confusion
+        best, guess = output.max(dim=1)
+        predicted.append(guess)
+        confidence.append(best.exp())
+    predicted = torch.cat(predicted)
+    confusion = torch.bincount(labels * 10 + predicted, minlength=100).view(10, 10).cpu()
+    return Evaluation(total_loss / len(labels), int(confusion.trace()), confusion, predicted, torch.cat(confidence))
 
 
 def format_confusion(confusion):
@@ -87,112 +117,198 @@ def format_confusion(confusion):
 
 
 def most_confused(confusion, top=5):
-    """The `top` largest off-diagonal cells as (true, predicted, count, share of true class)."""
+    """The `top` largest off-diagonal cells as (true, predicted, count, share of true class),
+    true and predicted as class indices."""
     off = confusion.clone()
     off.fill_diagonal_(0)
     counts, cells = off.flatten().topk(top)
-    return [(kuzu.CLASSES[c // 10], kuzu.CLASSES[c % 10], int(n), int(n) / max(1, int(confusion[c // 10].sum())))
+    return [(c // 10, c % 10, int(n), int(n) / max(1, int(confusion[c // 10].sum())))
             for n, c in zip(counts.tolist(), cells.tolist()) if n > 0]
 
 
-def plot_confusion(confusion, title, path, show=False):
-    """Save the confusion matrix as a labelled heat map with the counts written in."""
-    plt = pyplot(show)
-    confusion = confusion.numpy()
-    fig, ax = plt.subplots(figsize=(7, 6))
-    image = ax.imshow(confusion, cmap="Blues")
-    fig.colorbar(image, ax=ax)
-    ticks = range(len(kuzu.CLASSES))
-    ax.set_xticks(ticks, kuzu.CLASSES)
-    ax.set_yticks(ticks, kuzu.CLASSES)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    threshold = confusion.max() / 2
-    for i in ticks:
-        for j in ticks:
-            ax.text(j, i, int(confusion[i, j]), ha="center", va="center", fontsize=8,
-                    color="white" if confusion[i, j] > threshold else "black")
-    save_figure(fig, path)
-    if show:
-        plt.show()
-    plt.close(fig)
-    return path
+def per_class_accuracy(confusion):
+    """Share of each true class (row) that was classified correctly; 0 for a class with no images."""
+    return confusion.diagonal().double() / confusion.sum(dim=1).clamp(min=1)
+
+
+def format_per_class(confusion, per_line=5):
+    """Per-class accuracy as lines of `per_line` classes, under one heading."""
+    cells = [f"{name} {100 * acc:.1f}%" for name, acc in zip(kuzu.CLASSES, per_class_accuracy(confusion).tolist())]
+    heading = "Accuracy per class: "
+    return "\n".join((heading if i == 0 else " " * len(heading)) + "  ".join(cells[i:i + per_line])
+                     for i in range(0, len(cells), per_line))
+
+
+def format_parameter_table(model):
+    """One line per trainable tensor (name, layer type, shape, count), so the total printed
+    above it can be checked by hand."""
+    lines = [f"  {'parameter':<13} {'layer':<12} {'shape':<16} {'count':>9}"]
+    for name, layer, shape, count in model.parameter_table():
+        lines.append(f"  {name:<13} {layer:<12} {str(shape):<16} {count:>9,}")
+    return "\n".join(lines)
+
+
+def build_parser():
+    """The command line: every numeric flag is checked (finite, in range) as it is read."""
+    parser = argparse.ArgumentParser(description="Kuzushiji-MNIST classifiers (lin, full, conv)")
+    add = parser.add_argument
+    add("--net", choices=sorted(kuzu.MODELS), default="full", help="model: lin, full or conv (default: full)")
+    add("--lr", type=number(float, 0, low_open=True), default=None,
+        help="learning rate (default: 0.01; conv: 0.1, peak of its one-cycle schedule)")
+    add("--mom", type=number(float, 0, 1, high_open=True), default=None, help="SGD momentum (default: 0.5; conv: 0.9)")
+    add("--epochs", type=number(int, 0, MAX_EPOCHS), default=10,
+        help="number of epochs to train; 0 evaluates the --load_model model only (default: 10)")
+    add("--batch_size", type=number(int, 1), default=64, help="training batch size (default: 64)")
+    add("--test_batch_size", type=number(int, 1), default=1000, help="test batch size (default: 1000)")
+    add("--schedule", choices=["constant", "onecycle"], default=None,
+        help="learning-rate schedule (default: constant; conv: onecycle)")
+    add("--shift", type=number(int, 0, MAX_SHIFT), default=None,
+        help="augment by random shifts of up to this many pixels (default: 0; conv: 1)")
+    add("--weight_decay", type=number(float, 0), default=None, help="L2 weight decay (default: 0; conv: 5e-4)")
+    add("--label_smoothing", type=number(float, 0, 1, high_open=True), default=None,
+        help="share of the target spread over all classes (default: 0; conv: 0.1)")
+    add("--seed", type=SEED, default=1, help="random seed (default: 1)")
+    add("--log_interval", type=number(int, 1), default=100, help="batches between training log lines (default: 100)")
+    add("--data_dir", default="./data", help="folder holding KMNIST/raw/ (default: ./data)")
+    add("--save_model", metavar="PATH", default=None, help="save the trained weights to PATH (default: not saved)")
+    add("--load_model", metavar="PATH", default=None,
+        help="start from the weights saved in PATH by --save_model with the same --net (default: fresh weights)")
+    add("--plot_dir", default="plot", help="folder for the pictures; '' is the current folder (default: plot)")
+    add("--verbose", action="store_true", help="print the confusion matrix and time after every epoch "
+        "(default: off: the matrix after the last epoch only)")
+    add("--no_cuda", action="store_true", help="do not use CUDA (or MPS) even if available (default: off)")
+    add("--show", action="store_true", help="also open the pictures in windows at the end (default: off)")
+    return parser
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Kuzushiji-MNIST classifiers (lin, full, conv)")
-    parser.add_argument("--net", choices=sorted(kuzu.MODELS), default="full", help="model: lin, full or conv (default: full)")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.01; conv: 0.1, peak of its one-cycle schedule)")
-    parser.add_argument("--mom", type=float, default=None, help="SGD momentum (default: 0.5; conv: 0.9)")
-    parser.add_argument("--epochs", type=int, default=10, help="number of epochs to train (default: 10)")
-    parser.add_argument("--batch_size", type=int, default=64, help="training batch size (default: 64)")
-    parser.add_argument("--test_batch_size", type=int, default=1000, help="test batch size (default: 1000)")
-    parser.add_argument("--schedule", choices=["constant", "onecycle"], default=None,
-                        help="learning-rate schedule (default: constant; conv: onecycle)")
-    parser.add_argument("--shift", type=int, default=None,
-                        help="augment by random shifts of up to this many pixels (default: 0; conv: 1)")
-    parser.add_argument("--weight_decay", type=float, default=None, help="L2 weight decay (default: 0; conv: 5e-4)")
-    parser.add_argument("--label_smoothing", type=float, default=None,
-                        help="share of the target spread over all classes (default: 0; conv: 0.1)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
-    parser.add_argument("--log_interval", type=int, default=100, help="batches between training log lines (default: 100)")
-    parser.add_argument("--data_dir", default="./data", help="folder holding KMNIST/raw/ (default: ./data)")
-    parser.add_argument("--save_model", metavar="PATH", default=None, help="save the trained weights to PATH")
-    parser.add_argument("--plot_dir", default="plot", help="folder for the confusion matrix image (default: plot)")
-    parser.add_argument("--no_cuda", action="store_true", help="do not use CUDA (or MPS) even if available")
-    parser.add_argument("--show", action="store_true", help="also open the confusion matrix plot in a window")
+    parser = build_parser()
     args = parser.parse_args(argv)
     for name, value in RECIPES[args.net].items():
         if getattr(args, name, None) is None:  # nesterov has no flag: always the recipe's
             setattr(args, name, value)
-    for name in ("epochs", "batch_size", "test_batch_size", "log_interval"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
-    if args.lr <= 0 or min(args.mom, args.shift, args.weight_decay) < 0:
-        parser.error("--lr must be positive; --mom, --shift and --weight_decay not negative")
-    if not 0 <= args.label_smoothing < 1:
-        parser.error("--label_smoothing must be in [0, 1)")
+    if args.epochs == 0 and args.load_model is None:
+        parser.error("--epochs 0 evaluates a saved model: give it with --load_model PATH")
     return args
+
+
+def check_outputs(args):
+    """Check, before any work, that every file the run will write can be written."""
+    writable_dir(args.plot_dir, "--plot_dir")
+    if args.save_model is not None:
+        writable_file(args.save_model, "--save_model")
+
+
+def print_evaluation(result, num_images, show_matrix):
+    """The course's test report: (the confusion matrix and) the Test set line."""
+    if show_matrix:
+        print(format_confusion(result.confusion))
+    print(f"\nTest set: Average loss: {result.loss:.4f}, Accuracy: {result.correct}/{num_images} "
+          f"({100.0 * result.correct / num_images:.0f}%)\n")
+
+
+class Outputs:
+    """The files a run writes: where its pictures go, the list of files written (printed at
+    the end), and the time spent drawing (so the cost of the pictures shows in every run)."""
+
+    def __init__(self, args):
+        self.args, self.seconds, self.written = args, 0.0, {}
+
+    def path(self, name):
+        return os.path.join(self.args.plot_dir, f"{name}_{self.args.net}.png")
+
+    def draw(self, what, function, *args, **kwargs):
+        """Call function(*args, **kwargs), which saves a picture of `what` and returns its path."""
+        start = time.perf_counter()
+        path = function(*args, **kwargs)
+        self.seconds += time.perf_counter() - start
+        self.written[path] = what
+
+
+def fit(args, model, train_data, test_data, generator, outputs):
+    """Train for --epochs epochs, each followed by the course's test report and the learning
+    curves drawn again; with --epochs 0 only test. Returns the last Evaluation."""
+    num_test, progress, history = len(test_data[1]), sys.stdout.isatty(), []
+    if not args.epochs:
+        result = test(args, model, *test_data)
+        print_evaluation(result, num_test, show_matrix=True)
+        return result
+    curves = kuzu_plots.LearningCurves(f"{type(model).__name__} on {len(train_data[1])} training images",
+                                       outputs.path("curves"), args.show)
+    optimizer = make_optimizer(args, model)
+    scheduler = make_scheduler(args, optimizer, len(train_data[1]))
+    for epoch in range(1, args.epochs + 1):
+        start = time.perf_counter()
+        train_loss = train(args, model, *train_data, optimizer, scheduler, epoch, generator, progress)
+        check_finite(model.state_dict().values(), f"the weights after epoch {epoch}")
+        result = test(args, model, *test_data)
+        if args.verbose:
+            print(f"Epoch {epoch} trained in {time.perf_counter() - start:.1f} s")
+        print_evaluation(result, num_test, show_matrix=args.verbose or epoch == args.epochs)
+        history.append((train_loss, result.loss, 100.0 * result.correct / num_test))
+        outputs.draw("learning curves", curves.save, history)
+    curves.close()
+    return result
+
+
+def print_confusions(result):
+    """The most confused pairs and the accuracy of every class."""
+    print("Most confused (true -> predicted):")
+    for true, predicted, count, share in most_confused(result.confusion):
+        print(f"  {kuzu.CLASSES[true]:>3} -> {kuzu.CLASSES[predicted]:<3} {count:5d}  "
+              f"({100 * share:.1f}% of {kuzu.CLASSES[true]})")
+    print(format_per_class(result.confusion))
+
+
+def draw_pictures(args, model, test_images, test_labels, result, outputs):
+    """The confusion matrix, the most confused pairs as images and what the model looks at."""
+    title = f"{type(model).__name__}: {result.correct}/{len(test_labels)} test images right"
+    outputs.draw("confusion matrix", kuzu_plots.plot_confusion, result.confusion, title,
+                 outputs.path("confusion"), args.show)
+    pairs = [(true, predicted) for true, predicted, _, _ in most_confused(result.confusion)]
+    if pairs:
+        outputs.draw("most confused pairs as images", kuzu_plots.plot_confused_pairs, test_images, test_labels,
+                     result.predicted, result.confidence, pairs, title, outputs.path("confused"), show=args.show)
+    outputs.draw("what the model looks at", kuzu_plots.plot_weights, model, args.net, test_images,
+                 outputs.path("weights"), args.show)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    check_outputs(args)
     seed_everything(args.seed)
     device = pick_device(args.no_cuda)
     generator = torch.Generator().manual_seed(args.seed)  # shuffling and shifts, reproducible
+    if args.load_model:
+        model = kuzu.load_model(args.load_model, args.net, device)
+    else:
+        model = kuzu.MODELS[args.net]().to(device)
 
-    train_images, train_labels = kuzu.load_split(args.data_dir, train=True, device=device)
-    test_images, test_labels = kuzu.load_split(args.data_dir, train=False, device=device)
-    model = kuzu.MODELS[args.net]().to(device)
+    train_data = kuzu.load_split(args.data_dir, train=True, device=device)
+    test_data = kuzu.load_split(args.data_dir, train=False, device=device)
     print(f"{type(model).__name__}: {model.num_parameters():,} trainable parameters; device {device}; "
-          f"{len(train_labels)} training and {len(test_labels)} test images")
+          f"{len(train_data[1])} training and {len(test_data[1])} test images")
+    print(format_parameter_table(model))
     print(f"SGD{' (Nesterov)' if args.nesterov else ''} lr {args.lr} momentum {args.mom}, {args.schedule} schedule, "
           f"shifts up to {args.shift} px, weight decay {args.weight_decay}, label smoothing {args.label_smoothing}, "
           f"batch {args.batch_size}, seed {args.seed}")
 
-    optimizer = make_optimizer(args, model)
-    scheduler = make_scheduler(args, optimizer, len(train_labels))
-
-    for epoch in range(1, args.epochs + 1):
-        start = time.perf_counter()
-        train(args, model, train_images, train_labels, optimizer, scheduler, epoch, generator)
-        seconds = time.perf_counter() - start
-        loss, correct, confusion = test(args, model, test_images, test_labels)
-        print(f"Epoch {epoch} trained in {seconds:.1f} s")
-        print(format_confusion(confusion))
-        print(f"\nTest set: Average loss: {loss:.4f}, Accuracy: {correct}/{len(test_labels)} "
-              f"({100.0 * correct / len(test_labels):.0f}%)\n")
-
-    print("Most confused (true -> predicted):")
-    for true, predicted, count, share in most_confused(confusion):
-        print(f"  {true:>3} -> {predicted:<3} {count:5d}  ({100 * share:.1f}% of {true})")
-    path = plot_confusion(confusion, f"{type(model).__name__}: {correct}/{len(test_labels)} correct",
-                          os.path.join(args.plot_dir, f"confusion_{args.net}.png"), args.show)
-    print(f"Confusion matrix image saved to {path}")
-    if args.save_model:
+    pyplot(args.show)  # import matplotlib now, so that the time of the pictures is drawing time only
+    outputs = Outputs(args)
+    start = time.perf_counter()
+    result = fit(args, model, train_data, test_data, generator, outputs)
+    seconds = time.perf_counter() - start - outputs.seconds
+    print_confusions(result)
+    draw_pictures(args, model, *test_data, result, outputs)
+    if args.save_model is not None:
         save_atomic(model.state_dict(), args.save_model)
-        print(f"Model saved to {args.save_model}")
+        outputs.written[args.save_model] = "model weights"
+    done = f"{args.epochs} epochs trained in {seconds:.1f} s" if args.epochs else "Evaluated only"
+    print(f"{done}, pictures drawn in {outputs.seconds:.1f} s; files written:")
+    for path, what in outputs.written.items():
+        print(f"  {path}  ({what})")
+    if args.show:
+        pyplot(True).show()
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
     python3 seq_plot.py --lang anb2n --epoch 100
     python3 seq_plot.py --lang anb2nc3n --model lstm --hid 3
     python3 seq_plot.py --lang anb2n --epoch 100 --run 3    # run 3 of seq_train.py --runs N
+    python3 seq_plot.py --checkpoint some/file.pth          # any checkpoint, also the course kit's
 
-Prints the weights and, for each of --num_plot fresh strings, the activations and output
-probabilities at every step. Then saves, in --plot_dir, with prefix {lang}_{model}{hid}
-(then _run{r} with --run r):
+Prints the checkpoint's settings, the weights and, for each of --num_plot fresh strings, the
+activations and output probabilities at every step. Then saves, in --plot_dir, pictures named
+after the checkpoint file, e.g. anb2n_srn2_100 (then _run{r} for a run of several), so pictures
+of different epochs and runs never overwrite each other:
   _{j}{k}.jpg     hidden unit j against hidden unit k at every step, coloured by state, with the
                   initial state (the SRN's tanh(H0), the LSTM's 0) marked
   _{i}{j}{k}.jpg  the same in 3-D, for every three hidden units (3 or more hidden units)
@@ -22,51 +24,119 @@ How does it count? (seq_dynamics.py computes, seq_analysis_plots.py draws):
                     fidelity, match with the language's states; _fsm.png
   --fixed_points    fixed points of each symbol's map with eigenvalues; _fixed_points.png
   --test_length N   accuracy on blocks of one n = 1..N (Reber: longer strings); _generalise.png
-The summary ends with lines a script can read: states, fidelity, purity, covered, perfect up to.
+Then come the list of every file written and, with analyses, a summary whose lines a script can
+read: states, fidelity, purity, covered, perfect up to.
+
+Checkpoints are read as weights only: a file holding anything else is refused, never run.
 """
 import argparse
 import itertools
 import os
+import re
 
 import numpy as np
 import torch
 
 import seq_analysis_plots as draw
 import seq_dynamics as dyn
-from common import UserError, number, pyplot, run_main, save_figure
-from seq_models import load_checkpoint, load_weights, make_model, run_name
-from seq_train import (add_language_flags, build_language, predict, resolve_defaults, run_checkpoint,
-                       show_string)
+from common import SEED, UserError, number, pyplot, run_main, save_figure, writable_dir
+from seq_models import (META, MAX_LENGTH, epoch_tag, found_hint, load_checkpoint, load_weights,
+                        make_model)
+from seq_train import (LANGUAGES, add_language_flags, build_language, predict, resolve_defaults,
+                       run_checkpoint, show_string)
+
+SETTINGS = ['lang', 'model', 'hid', 'embed']     # what names a network: checked against the checkpoint
+MAX_PLOT = 100
+GATES = ['i input gate', 'f forget gate', 'g cell candidate', 'o output gate']
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add_language_flags(parser)
-    parser.add_argument('--num_plot', type=int, default=10, help='number of strings to plot')
-    parser.add_argument('--plot_dir', default='plot', help='folder for the plots')
-    parser.add_argument('--seed', type=int, default=0, help='random seed of the plotted strings')
-    parser.add_argument('--run', type=int, default=None,
-                        help='which run of a seq_train.py --runs N training to look at (0..N-1)')
-    parser.add_argument('--show', action='store_true', help='also show the plots in windows')
+    parser.add_argument('--checkpoint', default=None,
+                        help='plot this checkpoint file, of any name, instead of the one the flags above '
+                             'name; also a bare state_dict saved by the course\'s seq_train.py. Its '
+                             'settings are used (a bare state_dict\'s from the flags and the weights\' '
+                             'shapes); flags given must agree with them (default: none)')
+    parser.add_argument('--num_plot', type=number(int, 1, MAX_PLOT), default=10,
+                        help='fresh strings to print and plot (default: %(default)s)')
+    parser.add_argument('--plot_dir', default='plot', help='folder for the pictures (default: %(default)s)')
+    parser.add_argument('--seed', type=SEED, default=0,
+                        help='random seed of the plotted strings (default: %(default)s)')
+    parser.add_argument('--run', type=number(int, 0), default=None,
+                        help='which run of a seq_train.py --runs N training to look at, 0..N-1 '
+                             '(default: none, a single run)')
+    parser.add_argument('--show', action='store_true', help='also show the plots in windows (default: off)')
     add_analysis_flags(parser)
-    args = parser.parse_args(argv)
-    args.length_given = args.length is not None
-    resolve_defaults(args)
-    if args.num_plot < 1:
-        raise UserError(f'--num_plot must be at least 1, not {args.num_plot}')
-    check_analysis_flags(args)
+    # flags left unset stay None, so that settings typed can be told from defaults
+    args = parser.parse_args(argv, argparse.Namespace(**dict.fromkeys([*SETTINGS, 'out_path'])))
+    args.given = {key for key in [*SETTINGS, 'length', 'epoch', 'out_path'] if getattr(args, key) is not None}
+    for key in SETTINGS + ['out_path']:
+        if getattr(args, key) is None:
+            setattr(args, key, parser.get_default(key))
+    if args.checkpoint == '':
+        raise UserError('--checkpoint needs a file name')
+    if args.checkpoint is not None:
+        extra = [f'--{key}' for key in ['epoch', 'out_path'] if key in args.given]
+        if args.run is not None:
+            extra.append('--run')
+        if extra:
+            raise UserError(f'--checkpoint names the file itself: leave out {" and ".join(extra)}')
     return args
 
 
+def find_checkpoint(args):
+    """Read the checkpoint the flags name (or --checkpoint) and settle the settings in `args` that
+    it records -> (path, what load_checkpoint gave). Typed flags must agree with the checkpoint;
+    --length, when typed, replaces the length it was trained with (to try longer strings)."""
+    if args.checkpoint is None:
+        resolve_defaults(args)
+        path = run_checkpoint(args, args.epoch, args.run)
+        saved = load_checkpoint(path, {key: getattr(args, key) for key in SETTINGS})
+    else:
+        path = args.checkpoint
+        if not os.path.lexists(path):
+            raise UserError(f'--checkpoint {path}: no such file{found_hint(path, "")}')
+        saved = load_checkpoint(path, {key: getattr(args, key) for key in SETTINGS if key in args.given})
+        for key in SETTINGS:
+            setattr(args, key, saved.get(key, getattr(args, key)))
+        if args.lang not in LANGUAGES:
+            raise UserError(f'{path} was trained on language {args.lang!r}, which this kit does not have '
+                            f'({", ".join(LANGUAGES)})')
+        resolve_defaults(args)
+    if 'length' not in args.given:
+        args.length = saved.get('length', args.length)
+    if args.length > MAX_LENGTH:
+        raise UserError(f'--length {args.length} makes strings too long to print: at most {MAX_LENGTH}')
+    return path, saved
+
+
+def print_settings(path, saved, args, lang):
+    print(f'{path}: {args.model.upper()} with {args.hid} hidden units on {lang!r}')
+    if 'lang' not in saved:
+        print('(a bare state_dict, as the course\'s seq_train.py saves: language and length from the '
+              'flags, model and hidden units from the weights)')
+        return
+    extras = {key: value for key, value in saved.items()
+              if key not in META and key not in ('state_dict', 'symbols') and value is not None}
+    trained = f'trained on {round(saved["epoch"] * 1000):,} strings'
+    print(', '.join([trained] + [f'{key} {value:g}' if isinstance(value, float) else f'{key} {value}'
+                                 for key, value in extras.items()]))
+
+
 def print_weights(net, model):
+    """Each weight matrix; the LSTM's W, U and hid_bias as their four gate blocks, one below the other."""
     print('weights:')
-    if model == 'lstm':
-        print('(columns of W, U and hid_bias: input gate, forget gate, cell candidate, output gate)')
     with np.printoptions(precision=3, suppress=True):
         for name, param in net.named_parameters():
-            print(f'{name} {tuple(param.shape)}:\n{param.detach().numpy()}')
-    if model == 'srn':
-        with np.printoptions(precision=3, suppress=True):
+            values = param.detach().numpy()
+            if model == 'lstm' and name in ('W', 'U', 'hid_bias'):
+                print(f'{name} {tuple(values.shape)}, in four gate blocks of {net.num_hid} columns:')
+                for gate, block in zip(GATES, np.split(values, 4, axis=-1)):
+                    print(f' {gate}:\n{block}')
+            else:
+                print(f'{name} {tuple(values.shape)}:\n{values}')
+        if model == 'srn':
             print(f'initial state tanh(H0): {net.initial_state().detach().numpy()}')
 
 
@@ -114,7 +184,7 @@ def time_plot(plt, lang, batch, hidden, context, name, plot_dir, show):
             ax.plot(range(T), values[0, :T, u], marker='.', label=f'{kind} {u}')
         ax.set_ylabel(kind)
         ax.grid(alpha=0.3)
-        ax.legend(loc='upper right', fontsize='small')
+        ax.legend(loc='upper left', bbox_to_anchor=(1.01, 1), fontsize='small')  # beside the data
     axes[-1, 0].set_xticks(range(T))
     axes[-1, 0].set_xticklabels(list(lang.spell(batch.seq[0, :T])))
     axes[-1, 0].set_xlabel('symbol read')
@@ -264,15 +334,17 @@ def print_generalisation(args, net, lang, name, plt, save):
 
 def main(argv=None):
     args = parse_args(argv)
-    path = run_checkpoint(args, args.epoch, args.run)
-    saved = load_checkpoint(path, dict(lang=args.lang, model=args.model, hid=args.hid, embed=args.embed))
-    if not args.length_given:
-        args.length = saved.get('length', args.length)
+    path, saved = find_checkpoint(args)
     lang = build_language(args)
+    check_analysis_flags(args)
+    if saved['symbols'] != lang.num_symbols:
+        raise UserError(f'{path} reads {saved["symbols"]} symbols, but {args.lang} has {lang.num_symbols} '
+                        f'({" ".join(lang.symbols)}): give the --lang it was trained on')
     net = make_model(args.model, lang.num_symbols, args.hid)
     load_weights(net, saved, path)
     net.eval()
-    print(f'{path}: {args.model.upper()} with {args.hid} hidden units on {lang!r}')
+    plot_dir = writable_dir(args.plot_dir, '--plot_dir')
+    print_settings(path, saved, args, lang)
     print_weights(net, args.model)
 
     rng = np.random.default_rng(args.seed)
@@ -289,22 +361,28 @@ def main(argv=None):
         start = net.initial_state().detach().double().numpy()
     else:
         start = np.zeros(args.hid)
-    name = run_name(args.lang, args.model, args.hid, args.embed)
-    if args.run is not None:
-        name += f'_run{args.run}'
+    name = picture_name(path, saved)
     plt = pyplot(args.show)
-    files = scatter_plots(plt, hidden[inside], state, symbol, lang, start, name, 'hidden', args.plot_dir,
-                          args.show)
+    files = scatter_plots(plt, hidden[inside], state, symbol, lang, start, name, 'hidden', plot_dir, args.show)
     if context is not None:
         files += scatter_plots(plt, context[inside], state, symbol, lang, np.zeros(args.hid), name, 'context',
-                               args.plot_dir, args.show)
-    files.append(time_plot(plt, lang, batch, hidden, context, name, args.plot_dir, args.show))
+                               plot_dir, args.show)
+    files.append(time_plot(plt, lang, batch, hidden, context, name, plot_dir, args.show))
     summary = []
     files += run_analyses(args, net, lang, batch, name, plt, summary)
-    print(f'\nsaved {len(files)} plots in {args.plot_dir}: ' + ', '.join(os.path.basename(f) for f in files))
-    print('\n'.join(summary))
+    print(f'\nwrote {len(files)} pictures:\n' + '\n'.join(files))
+    if summary:
+        print('\n' + '\n'.join(summary))
     if args.show:
         plt.show()
+
+
+def picture_name(path, saved):
+    """The pictures' prefix: the checkpoint's file name, which carries its epoch (and run), e.g.
+    anb2n_srn2_100_run3; a file named otherwise gets _{epoch} added when it records one."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    tag = epoch_tag(saved['epoch']) if 'epoch' in saved else None
+    return stem if tag is None or re.search(f'_{re.escape(tag)}(_|$)', stem) else f'{stem}_{tag}'
 
 
 if __name__ == '__main__':

@@ -55,7 +55,7 @@ SRN_DEFAULTS = {'anbncn': dict(hid=4, epoch=200), 'anb2nc3n': dict(hid=4, epoch=
 # language (bench/bench_reliability.py); 'course' is the course's own seq_train.py.
 RECIPES = {
     'default': dict(optim='adam', lr=0.01, mom=0.0, wd=0.0, init=0.3,
-                    schedule='cosine', warmup=1.0, decay_to=0.01, clip=1.0),
+                    schedule='cosine', warmup=0.01, decay_to=0.01, clip=1.0),
     'course':  dict(optim='sgd', lr=0.005, mom=0.0, wd=1e-4, init=0.001,
                     schedule='constant', warmup=0.0, decay_to=1.0, clip=0.0),
 }
@@ -131,10 +131,11 @@ def make_optimizer(args, net):
 
 def learning_rate(args, step):
     """The learning rate for training string `step` (0, 1, ...) of the run: a linear warm-up from
-    0 over the first --warmup thousand strings (Adam's first steps are large and noisy), then
+    0 over the first --warmup of the strings (Adam's first steps are large and noisy), then
     --lr decaying to --decay_to x --lr by the last string, along half a cosine or a line (small
     steps at the end let the network settle on the solution instead of jumping around it)."""
-    warmup, total = round(args.warmup * 1000), num_strings(args)
+    total = num_strings(args)
+    warmup = round(args.warmup * total)
     if step < warmup:
         return args.lr * (step + 1) / warmup
     if args.schedule == 'constant' or total <= warmup + 1:
@@ -241,28 +242,34 @@ class Log:
 
 # ---------------------------------------------------------------- the training loop
 
+def train_string(net, optimizer, lang, string, lr, clip=0.0):
+    """One training step on one string (a StringBatch of one): forward pass through the whole
+    string, loss = mean negative log-likelihood of each next symbol, backward pass
+    (backpropagation through time), clip the gradient's length to `clip` (0: no clipping), one
+    optimizer step with learning rate lr. Returns the string's error before the step."""
+    for group in optimizer.param_groups:
+        group['lr'] = lr
+    optimizer.zero_grad()
+    output = run_model(net, lang.one_hot(string.seq[:, :-1]))[2][0]
+    log_prob = F.log_softmax(output, dim=1)
+    F.nll_loss(log_prob, torch.from_numpy(string.seq[0, 1:])).backward()
+    if clip:
+        torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+    optimizer.step()
+    return string_errors(log_prob.detach().exp().numpy()[None], string)[0]
+
+
 def train(args, net, lang, rng, log):
-    """The course's training loop, with torch's autograd: for each string, forward pass through
-    the whole string, loss = mean negative log-likelihood of each next symbol, backward pass
-    (backpropagation through time), clip the gradient, one optimizer step. Strings come CHUNK at
-    a time from lang.batch(CHUNK, rng); `log` prints after each chunk and saves checkpoints."""
+    """The course's training loop, with torch's autograd: the strings come CHUNK at a time from
+    lang.batch(CHUNK, rng), one optimizer step per string, the learning rate following the
+    schedule; `log` prints after each chunk and saves the checkpoints."""
     optimizer = make_optimizer(args, net)
     step = 0
     while step < log.total:
         batch = lang.batch(min(CHUNK, log.total - step), rng)
         errors = np.zeros(len(batch.length))
         for i in range(len(batch.length)):
-            string = batch.pick(i)
-            for group in optimizer.param_groups:
-                group['lr'] = learning_rate(args, step)
-            optimizer.zero_grad()
-            output = run_model(net, lang.one_hot(string.seq[:, :-1]))[2][0]
-            log_prob = F.log_softmax(output, dim=1)
-            F.nll_loss(log_prob, torch.from_numpy(string.seq[0, 1:])).backward()
-            if args.clip:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), args.clip)
-            optimizer.step()
-            errors[i] = string_errors(log_prob.detach().exp().numpy()[None], string)[0]
+            errors[i] = train_string(net, optimizer, lang, batch.pick(i), learning_rate(args, step), args.clip)
             step += 1
             log.tick(1)
         log.chunk_done(errors[None])
@@ -329,8 +336,8 @@ def parse_args(argv=None):
                         help='learning rate, the peak of the schedule (default: recipe)')
     parser.add_argument('--schedule', choices=['constant', 'cosine', 'linear'],
                         help='how the learning rate falls after the warm-up (default: recipe)')
-    parser.add_argument('--warmup', type=number(float, 0), help='thousands of strings of linear '
-                        'learning-rate warm-up (default: recipe)')
+    parser.add_argument('--warmup', type=number(float, 0, 1, high_open=True),
+                        help='fraction of the strings over which the learning rate warms up (default: recipe)')
     parser.add_argument('--decay_to', type=number(float, 0, 1),
                         help='the last string\'s learning rate, as a fraction of --lr (default: recipe)')
     parser.add_argument('--clip', type=number(float, 0), help='largest gradient length per string; '
@@ -352,8 +359,6 @@ def parse_args(argv=None):
             setattr(args, key, value)
     if args.seed + args.runs > SEED_LIMIT:
         raise UserError(f'--seed {args.seed} with --runs {args.runs} goes past the largest seed {SEED_LIMIT - 1}')
-    if args.warmup >= args.epoch:
-        raise UserError(f'--warmup {args.warmup:g} must be shorter than the training (--epoch {args.epoch:g})')
     check_size(args)
     writable_dir(args.out_path, '--out_path')
     return args
@@ -390,9 +395,10 @@ def main(argv=None):
         print(f'\nstopped; the last checkpoints are the ones saved above (every {SAVE_EVERY:,} strings)',
               file=sys.stderr)
         sys.exit(130)
+    fresh = [lang.batch(1000, rng) for rng in show_rngs]
     if args.runs == 1 and not args.verbose:
-        show_string(nets[0], lang, lang.batch(1, show_rngs[0]))
-    verdict(args, [evaluate(net, lang, lang.batch(1000, rng)) for net, rng in zip(nets, show_rngs)])
+        show_string(nets[0], lang, fresh[0].pick(0))
+    verdict(args, [evaluate(net, lang, batch) for net, batch in zip(nets, fresh)])
 
 
 if __name__ == '__main__':

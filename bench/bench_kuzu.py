@@ -1,4 +1,5 @@
-"""Time one training epoch on 60,000 images: the project's pipeline against the classic one.
+"""Time one training epoch on 60,000 images: the project's pipeline against the classic one;
+with --pictures, time what kuzu_main.py's pictures add to a 10-epoch run instead.
 
 classic: torchvision KMNIST Dataset with ToTensor + Normalize(0.5, 0.5), DataLoader
          batch 64, the course's train loop (the data decoded image by image, every epoch).
@@ -9,6 +10,13 @@ Both run in this process on the same 60,000 images: the shared KMNIST subset til
 to 60,000 when it is present, else synthetic images. Run it alone on the machine.
 
     python3 bench/bench_kuzu.py [--nets lin full conv] [--data_dir ../shared/data/kmnist-7k]
+    python3 bench/bench_kuzu.py --pictures [--nets ...] [--data_dir ...]
+
+--pictures draws, for each net (fresh weights: drawing does not depend on how well it was
+trained), what a 10-epoch run draws: the learning curves after each of the 10 epochs, then
+the confusion matrix (drawn before these pictures existed too), the most confused pairs and
+the weights. It reports the wall and CPU seconds of each, the best of three tries, so a
+loaded machine shows in the wall time and less in the CPU time.
 """
 import argparse
 import contextlib
@@ -27,6 +35,8 @@ from torchvision import transforms
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import kuzu  # noqa: E402
 import kuzu_main  # noqa: E402
+import kuzu_plots  # noqa: E402
+from common import pyplot  # noqa: E402
 
 N_IMAGES = 60000
 
@@ -88,6 +98,45 @@ def project_epoch(root, net, model):
     return time.perf_counter() - start
 
 
+def best_of_three(draw):
+    """The least (wall, CPU) seconds of three calls of draw()."""
+    times = []
+    for _ in range(3):
+        wall, cpu = time.perf_counter(), time.process_time()
+        draw()
+        times.append((time.perf_counter() - wall, time.process_time() - cpu))
+    return min(t[0] for t in times), min(t[1] for t in times)
+
+
+def time_pictures(nets, data_dir):
+    """Print the seconds each of kuzu_main.py's pictures takes for each net on the test set."""
+    pyplot()  # matplotlib's import is not drawing time
+    images, labels = kuzu.load_split(data_dir, train=False)
+    args = kuzu_main.parse_args(["--net", "lin"])
+    history = [(1 / (e + 1), 1.2 / (e + 1), 50 + e) for e in range(10)]
+    print(f"pictures of a 10-epoch run on {len(labels):,} test images; wall / CPU seconds, best of 3")
+    print(f"{'net':5} {'curves x10':>12} {'confusion':>12} {'confused':>12} {'weights':>12} {'added':>12}")
+    with tempfile.TemporaryDirectory() as folder:
+        for net in nets:
+            model = kuzu.MODELS[net]()
+            result = kuzu_main.test(args, model, images, labels)
+            pairs = [(t, p) for t, p, _, _ in kuzu_main.most_confused(result.confusion)]
+            path = os.path.join(folder, f"{net}.png")
+
+            def curves():
+                drawing = kuzu_plots.LearningCurves(net, path)
+                for epoch in range(1, 11):
+                    drawing.save(history[:epoch])
+                drawing.close()
+            parts = [best_of_three(curves),
+                     best_of_three(lambda: kuzu_plots.plot_confusion(result.confusion, net, path)),
+                     best_of_three(lambda: kuzu_plots.plot_confused_pairs(
+                         images, labels, result.predicted, result.confidence, pairs, net, path)),
+                     best_of_three(lambda: kuzu_plots.plot_weights(model, net, images, path))]
+            added = [sum(p[i] for j, p in enumerate(parts) if j != 1) for i in (0, 1)]
+            print(f"{net:5} " + " ".join(f"{w:5.2f} / {c:4.2f}" for w, c in parts + [added]), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nets", nargs="+", choices=sorted(kuzu.MODELS), default=["lin", "full", "conv"],
@@ -95,8 +144,12 @@ def main():
     parser.add_argument("--data_dir", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared",
                                                             "data", "kmnist-7k"),
                         help="real KMNIST images to tile (default: the shared subset; synthetic if absent)")
+    parser.add_argument("--pictures", action="store_true",
+                        help="time the pictures of a 10-epoch run on the test set instead (default: off)")
     args = parser.parse_args()
     torch.manual_seed(0)
+    if args.pictures:
+        return time_pictures(args.nets, args.data_dir)
     with tempfile.TemporaryDirectory() as root:
         origin = make_60k(args.data_dir, root)
         print(f"one training epoch on {N_IMAGES:,} {origin}; torch {torch.__version__}, "

@@ -54,7 +54,7 @@ def setup(model, lang_name, runs=1):
 
 
 def fast_trainer(args, nets, threads=None):
-    return seq_fast.FastTrainer(nets, args.optim, args.lr, args.mom, args.wd, threads=threads)
+    return seq_fast.FastTrainer(nets, args.optim, args.lr, args.mom, args.wd, clip=args.clip, threads=threads)
 
 
 def best_of(repeats, jobs, clock):
@@ -74,11 +74,12 @@ def speed(clock, repeats):
         args, lang, (net,) = setup(model, lang_name)
         count = 200 if model == 'srn' else 60
         batch = lang.batch(count, np.random.default_rng(0))
-        autograd = seq_train.autograd_trainer(net, seq_train.make_optimizer(args, net), lang)
+        optimizer = seq_train.make_optimizer(args, net)
+        autograd = lambda: [seq_train.train_string(net, optimizer, lang, batch.pick(i), args.lr, args.clip)
+                            for i in range(count)]
         fast = fast_trainer(args, [net])
         fast.train_chunk([batch])                     # compile or load from the cache
-        seconds = best_of(repeats, [lambda: autograd(batch, lambda i: None),
-                                    lambda: fast.train_chunk([batch])], clock)
+        seconds = best_of(repeats, [autograd, lambda: fast.train_chunk([batch])], clock)
         slow, quick = (s / count for s in seconds)
         print(f'  {model.upper()} {args.hid} hidden, {lang_name}: autograd {slow * 1e3:.2f} ms, '
               f'fast {quick * 1e6:.1f} us, fast is {slow / quick:.0f}x faster '

@@ -249,7 +249,7 @@ def test_analyse_writes_every_picture_and_the_summary(tmp_path, capsys):
                    '--num_plot', '2', '--analyse', '--trajectory', '2'])
     printed = capsys.readouterr().out
     names = sorted(os.listdir(plots))
-    assert {f'anb2n_srn2_{tag}.png' for tag in ['trajectory', 'fsm', 'fixed_points', 'generalise']} <= set(names)
+    assert {f'anb2n_srn2_1_{tag}.png' for tag in ['trajectory', 'fsm', 'fixed_points', 'generalise']} <= set(names)
     assert all(os.path.getsize(plots / n) > 1000 for n in names)
     tail = printed.strip().splitlines()[-5:]
     assert [line.split(':')[0] for line in tail[:4]] == ['states', 'fidelity', 'purity', 'covered']
@@ -269,8 +269,15 @@ def test_bad_analysis_flags_are_refused(argv, message, capsys):
 
 
 def test_analysis_flags_that_cannot_be_done_are_refused():
+    def checked(argv, length):
+        args = seq_plot.parse_args(argv)
+        args.length = length                  # as find_checkpoint settles it
+        seq_plot.check_analysis_flags(args)
+        return args
+
     with pytest.raises(UserError, match='--num_plot'):
-        seq_plot.parse_args(['--lang', 'anb2n', '--trajectory', '5', '--num_plot', '3'])
+        checked(['--lang', 'anb2n', '--trajectory', '5', '--num_plot', '3'], 4)
     with pytest.raises(UserError, match='too rare'):
-        seq_plot.parse_args(['--lang', 'reber', '--test_length', '100'])
-    assert seq_plot.parse_args(['--lang', 'anbn', '--analyse']).test_length == 16
+        checked(['--lang', 'reber', '--test_length', '100'], 5)
+    assert checked(['--lang', 'anbn', '--analyse'], 8).test_length == 16
+    assert checked(['--lang', 'reber', '--analyse'], 5).test_length == 30

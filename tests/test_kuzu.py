@@ -12,6 +12,7 @@ import torch
 
 import kuzu
 import kuzu_main
+from common import run_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_DATA = os.path.join(ROOT, "..", "shared", "data", "kmnist-7k")
@@ -120,9 +121,84 @@ def test_main_prints_the_course_format_and_saves(data_dir, tmp_path, capsys):
     last = np.array([[int(v) for v in r[1].split()] for r in rows[-10:]])
     assert last.sum() == 100 and np.trace(last) == int(tests[-1][1])
     assert "Most confused (true -> predicted):" in out
-    assert (plot_dir / "confusion_lin.png").stat().st_size > 1000
+    pictures = [plot_dir / f"{name}_lin.png" for name in ("curves", "confusion", "confused", "weights")]
+    for path in pictures:
+        assert path.stat().st_size > 1000
+    listed = re.findall(r"^  (\S+)  \(.+\)$", out, re.M)
+    assert sorted(listed) == sorted(map(str, pictures + [model_path]))
     state = torch.load(model_path, weights_only=True)
     assert state["out.weight"].shape == (10, 784)
+
+    # --load_model with --epochs 0 evaluates the saved model: the same test figures, no training
+    kuzu_main.main(["--net", "lin", "--epochs", "0", "--load_model", str(model_path), "--data_dir", data_dir,
+                    "--plot_dir", str(tmp_path / "again"), "--no_cuda"])
+    again = capsys.readouterr().out
+    assert "Train Epoch" not in again and "Evaluated only" in again
+    assert re.findall(r"^Test set: .*$", again, re.M) == re.findall(r"^Test set: .*$", out, re.M)[-1:]
+    assert (tmp_path / "again" / "weights_lin.png").exists() and not (tmp_path / "again" / "curves_lin.png").exists()
+
+
+def test_output_fits_the_line_budget(tmp_path, capsys):
+    # Two log lines an epoch, as --net lin has on the 7,011 images of kmnist-7k (110 batches).
+    data_dir = make_kmnist(str(tmp_path / "data"), n_train=300, n_test=50)
+    argv = ["--net", "lin", "--data_dir", data_dir, "--batch_size", "16", "--log_interval", "10",
+            "--plot_dir", str(tmp_path / "plots"), "--no_cuda"]
+    kuzu_main.main(argv)
+    out = capsys.readouterr().out.splitlines()
+    assert len(re.findall("Train Epoch", "\n".join(out))) == 20
+    assert len(out) <= 80
+    assert sum(" true\\pred" in line for line in out) == 1  # the matrix after the last epoch only
+    kuzu_main.main(argv + ["--epochs", "2", "--verbose"])
+    assert capsys.readouterr().out.count(" true\\pred") == 2
+
+
+@pytest.mark.parametrize("name", ["lin", "full", "conv"])
+def test_parameter_table_sums_to_the_count(name):
+    model = kuzu.MODELS[name]()
+    rows = kuzu_main.format_parameter_table(model).splitlines()[1:]
+    counts = [int(row.split()[-1].replace(",", "")) for row in rows]
+    assert sum(counts) == model.num_parameters()
+    shapes = [eval(row[row.index("("):row.index(")") + 1]) for row in rows]  # the printed shapes
+    assert counts == [int(np.prod(shape)) for shape in shapes]
+    assert len(rows) == len(list(model.parameters()))
+
+
+def test_per_class_accuracy_on_a_known_matrix():
+    confusion = torch.zeros(10, 10, dtype=torch.long)
+    confusion.fill_diagonal_(8)
+    confusion[0, 1] = 2          # class o: 8 of 10 right
+    confusion[3, 5] = 8          # class tsu: 8 of 16 right
+    confusion[9, 9] = 0          # class wo: no images at all
+    accuracy = kuzu_main.per_class_accuracy(confusion)
+    assert accuracy[0] == 0.8 and accuracy[3] == 0.5 and accuracy[9] == 0 and accuracy[4] == 1
+    assert float((accuracy * confusion.sum(dim=1)).sum()) == confusion.trace()
+    text = kuzu_main.format_per_class(confusion)
+    assert "o 80.0%" in text and "tsu 50.0%" in text and len(text.splitlines()) == 2
+
+
+def test_help_shows_every_default():
+    for action in kuzu_main.build_parser()._actions:
+        if action.dest != "help":
+            assert "default" in action.help, action.dest
+
+
+def test_progress_bar_keeps_the_log_lines(data_dir, capsys):
+    images, labels = kuzu.load_split(data_dir, train=True)
+    args = kuzu_main.parse_args(["--net", "lin", "--log_interval", "2"])
+    losses = []
+    for progress in (False, True):
+        torch.manual_seed(0)
+        model = kuzu.NetLin()
+        optimizer = kuzu_main.make_optimizer(args, model)
+        scheduler = kuzu_main.make_scheduler(args, optimizer, len(labels))
+        losses.append(kuzu_main.train(args, model, images, labels, optimizer, scheduler, 1,
+                                      torch.Generator().manual_seed(0), progress))
+        losses.append(capsys.readouterr().out)
+    plain, with_bar = losses[1], losses[3]
+    assert losses[0] == losses[2]
+    assert "batch/s" not in plain and "batch" in with_bar
+    for line in plain.splitlines():  # every log line, exactly, on a line of its own
+        assert re.search("(^|\r|\n)" + re.escape(line) + "\n", with_bar)
 
 
 def test_same_seed_same_numbers(data_dir, tmp_path, capsys):
@@ -131,8 +207,9 @@ def test_same_seed_same_numbers(data_dir, tmp_path, capsys):
                         "--log_interval", "1", "--plot_dir", str(tmp_path), "--no_cuda"])
         return [line for line in capsys.readouterr().out.splitlines() if "trained in" not in line]
     first = run(3)
+    settings = next(line for line in first if line.startswith("SGD"))
     assert "SGD (Nesterov) lr 0.1 momentum 0.9, onecycle schedule, shifts up to 1 px, weight decay 0.0005, " \
-        "label smoothing 0.1" in first[1]
+        "label smoothing 0.1" in settings
     assert run(3) == first
     assert run(4) != first
 
@@ -156,6 +233,7 @@ def test_missing_data_gives_one_line_error(tmp_path):
     for name in kuzu.RAW_FILES:
         assert name in lines[0]
     assert os.path.join(str(tmp_path / "nothing"), "KMNIST", "raw") in lines[0]
+    assert not os.path.exists(tmp_path / "nothing")  # the failed download left no empty folders
 
 
 def test_truncated_file_gives_one_line_error(data_dir):
@@ -179,3 +257,88 @@ def test_real_kmnist_subset_loads():
     test_images, test_labels = kuzu.load_split(REAL_DATA, train=False)
     assert images.shape == (7011, 1, 28, 28) and test_images.shape == (10000, 1, 28, 28)
     assert torch.bincount(test_labels).tolist() == [1000] * 10
+
+
+# ---------------------------------------------------------------- failing well (issue 12)
+
+BAD_INPUTS = [  # (flags added to a good short lin run, exit status, what stderr must say)
+    (["--lr", "nan"], 2, "argument --lr: must be a number > 0, not 'nan'"),
+    (["--lr", "inf"], 2, "argument --lr: must be a number > 0, not 'inf'"),
+    (["--lr", "0"], 2, "argument --lr: must be a number > 0"),
+    (["--mom", "nan"], 2, "argument --mom: must be a number >= 0 and < 1"),
+    (["--mom", "1"], 2, "argument --mom: must be a number >= 0 and < 1, not '1'"),
+    (["--weight_decay", "nan"], 2, "argument --weight_decay: must be a number >= 0"),
+    (["--weight_decay", "-1"], 2, "argument --weight_decay: must be a number >= 0"),
+    (["--label_smoothing", "1"], 2, "argument --label_smoothing: must be a number >= 0 and < 1"),
+    (["--epochs", "-1"], 2, "argument --epochs: must be a whole number >= 0"),
+    (["--epochs", "1.5"], 2, "argument --epochs: must be a whole number"),
+    (["--epochs", "inf"], 2, "argument --epochs: must be a whole number"),
+    (["--batch_size", "0"], 2, "argument --batch_size: must be a whole number >= 1"),
+    (["--test_batch_size", "0"], 2, "argument --test_batch_size: must be a whole number >= 1"),
+    (["--log_interval", "0"], 2, "argument --log_interval: must be a whole number >= 1"),
+    (["--shift", "100000"], 2, "argument --shift: must be a whole number >= 0 and <= 27"),
+    (["--seed", "-1"], 2, "argument --seed: must be a whole number >= 0"),
+    (["--seed", str(2 ** 32)], 2, "argument --seed: must be a whole number >= 0 and <= "),
+    (["--epochs", "0"], 2, "--epochs 0 evaluates a saved model: give it with --load_model PATH"),
+    (["--plot_dir", "{afile}"], 2, "error: --plot_dir {afile} is a file, not a folder"),
+    (["--save_model", ""], 2, "error: --save_model needs a file name"),
+    (["--save_model", "{plots}"], 2, "error: --save_model {plots} is a folder, not a file"),
+    (["--save_model", "{afile}/m.pth"], 2, "error: --save_model {afile} is a file, not a folder"),
+    (["--load_model", "{tmp}/missing.pth"], 2, "error: --load_model {tmp}/missing.pth: no such file"),
+    (["--load_model", "{plots}"], 2, "error: --load_model {plots} is a folder, not a model file"),
+    (["--load_model", "{afile}"], 2, "error: --load_model {afile} is not a model saved by kuzu_main.py"),
+    (["--load_model", "{empty}"], 2, "error: --load_model {empty} is not a model saved by kuzu_main.py"),
+    (["--load_model", "{random}"], 2, "error: --load_model {random} is not a model saved by kuzu_main.py"),
+    (["--load_model", "{text_pickle}"], 2, "does not hold the weights of any of the nets lin, full, conv"),
+    (["--load_model", "{wrong_shapes}"], 2, "does not hold the weights of any of the nets"),
+    (["--load_model", "{conv_model}"], 2, "was saved with --net conv, not --net lin"),
+    (["--data_dir", "{tmp}/mistyped"], 2, "error: KMNIST data not found and could not be downloaded"),
+    (["--data_dir", "{afile}"], 2, "error: --data_dir {afile} is a file, not a folder"),
+    (["--lr", "1e38"], 2, "error: the weights after epoch 1 are not finite (NaN or infinity): training diverged"),
+]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """Synthetic data, and files that a bad run must leave as they were."""
+    tmp = tmp_path_factory.mktemp("bad_inputs")
+    paths = {"tmp": tmp, "data": make_kmnist(str(tmp / "data"), n_train=100, n_test=50),
+             "afile": tmp / "afile", "plots": tmp / "plots", "model": tmp / "model.pth",
+             "empty": tmp / "empty.pth", "random": tmp / "random.pth", "text_pickle": tmp / "text.pth",
+             "wrong_shapes": tmp / "wrong.pth", "conv_model": tmp / "conv.pth"}
+    paths["plots"].mkdir()
+    paths["afile"].write_text("hi\n")
+    (paths["plots"] / "confusion_lin.png").write_bytes(b"an earlier picture")
+    paths["empty"].write_bytes(b"")
+    paths["random"].write_bytes(np.random.default_rng(0).bytes(3000))
+    torch.save("not a state_dict", paths["text_pickle"])
+    torch.save({"out.weight": torch.zeros(3, 3), "out.bias": torch.zeros(3)}, paths["wrong_shapes"])
+    torch.save(kuzu.NetConv().state_dict(), paths["conv_model"])
+    torch.save(kuzu.NetLin().state_dict(), paths["model"])
+    return paths
+
+
+def snapshot(tmp):
+    """Every file under tmp (but the data) with its bytes, and every folder."""
+    return {str(p): (p.read_bytes() if p.is_file() else None) for p in sorted(tmp.rglob("*"))
+            if "data" not in p.relative_to(tmp).parts[:1]}
+
+
+@pytest.mark.parametrize("flags, status, message", BAD_INPUTS, ids=[" ".join(c[0]) or "''" for c in BAD_INPUTS])
+def test_bad_input_fails_well(flags, status, message, workspace, capsys, monkeypatch):
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # any download fails at once
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    fill = {name: str(path) for name, path in workspace.items()}
+    argv = ["--net", "lin", "--epochs", "1", "--data_dir", fill["data"], "--plot_dir", fill["plots"],
+            "--save_model", fill["model"], "--no_cuda"] + [flag.format(**fill) for flag in flags]
+    before = snapshot(workspace["tmp"])
+    with pytest.raises(SystemExit) as exit_info:  # any other exception fails the test with its traceback
+        run_main(lambda: kuzu_main.main(argv))
+    err = capsys.readouterr().err
+    assert exit_info.value.code == status
+    lines = err.strip().splitlines()
+    assert message.format(**fill) in lines[-1] and "Traceback" not in err
+    # one line, or argparse's usage block and then its one error line
+    assert lines == [lines[-1]] and lines[-1].startswith("error: ") or \
+        lines[0].startswith("usage: ") and ": error: argument" in lines[-1] or "--epochs 0" in message
+    assert snapshot(workspace["tmp"]) == before  # nothing written, nothing left behind

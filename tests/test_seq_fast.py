@@ -67,28 +67,43 @@ def test_gradients_equal_autograd(model, lang):
             assert np.abs(grads[name] - grad).max() <= 1e-8 * scale, name
 
 
+class ErrorsKept:
+    """Stands in for seq_train.Log: keeps the errors train() reports, prints and saves nothing."""
+
+    def __init__(self, total):
+        self.total, self.errors = total, []
+
+    def tick(self, count):
+        pass
+
+    def chunk_done(self, errors):
+        self.errors.append(errors[0])
+
+
 def train_both(model, lang_name, optim, count, extra=()):
-    """Train the same network on the same `count` strings with the autograd loop and with the
-    fast engine (both in float64) -> (initial net, autograd net, fast net, autograd errors,
-    fast errors)."""
+    """Train the same network on the same `count` strings with seq_train.train (the autograd loop)
+    and with the fast engine, both in float64, with the recipe's learning-rate schedule and
+    clipping -> (initial net, autograd net, fast net, autograd errors, fast errors)."""
     args = seq_train.parse_args(['--lang', lang_name, '--model', model, '--optim', optim,
-                                 '--seed', '4', *extra])
+                                 '--seed', '4', '--epoch', str(count / 1000), *extra])
     lang = seq_train.build_language(args)
     torch.manual_seed(args.seed)
     net = seq_train.build_model(args, lang).double()
     start, twin = copy.deepcopy(net), copy.deepcopy(net)
+    log = ErrorsKept(count)
+    seq_train.train(args, net, lang, np.random.default_rng(args.seed), log)
     batch = lang.batch(count, np.random.default_rng(args.seed))
-    errors = seq_train.autograd_trainer(net, seq_train.make_optimizer(args, net), lang)(batch, lambda i: None)
-    fast = seq_fast.FastTrainer([twin], optim, args.lr, args.mom, args.wd)
-    fast_errors = fast.train_chunk([batch])[0]
+    fast = seq_fast.FastTrainer([twin], optim, args.lr, args.mom, args.wd, clip=args.clip)
+    fast_errors = fast.train_chunk([batch], [seq_train.learning_rate(args, s) for s in range(count)])[0]
     fast.copy_to([twin])
-    return start, net, twin, errors, fast_errors
+    return start, net, twin, np.concatenate(log.errors), fast_errors
 
 
 @pytest.mark.parametrize('model, lang_name, optim, count, extra', [
-    ('srn', 'anb2n', 'sgd', 500, ['--lr', '0.1', '--mom', '0.9', '--wd', '0.001']),
-    ('srn', 'anb2n', 'adam', 500, ['--wd', '0.001']),
-    ('lstm', 'anbncn', 'adam', 60, []),
+    ('srn', 'anb2n', 'sgd', 500, ['--lr', '0.1', '--mom', '0.9', '--wd', '0.001', '--recipe', 'course', '--init', '0.3']),
+    ('srn', 'anb2n', 'adam', 500, ['--wd', '0.001', '--warmup', '0.2']),          # cosine, clip 1
+    ('srn', 'anbn', 'adam', 500, ['--warmup', '0.1', '--schedule', 'linear', '--clip', '0.05']),
+    ('lstm', 'anbncn', 'adam', 60, ['--warmup', '0.2', '--clip', '0.1']),
 ])
 def test_training_gives_the_same_weights_as_autograd(model, lang_name, optim, count, extra):
     start, net, twin, errors, fast_errors = train_both(model, lang_name, optim, count, extra)
@@ -96,6 +111,9 @@ def test_training_gives_the_same_weights_as_autograd(model, lang_name, optim, co
         assert (p - p0).abs().max() > 1e-3, name          # training moved every parameter
         torch.testing.assert_close(q, p, rtol=1e-7, atol=1e-7, msg=name)
     np.testing.assert_allclose(fast_errors, errors, rtol=1e-7, atol=1e-8)
+    if '--clip' in extra:       # the clipping mattered: without it the weights end elsewhere
+        *_, unclipped, _, _ = train_both(model, lang_name, optim, count, [*extra, '--clip', '0'])
+        assert max((p - q).abs().max() for p, q in zip(unclipped.parameters(), twin.parameters())) > 1e-3
 
 
 def test_a_run_learns_the_same_alone_or_with_others():
@@ -105,9 +123,9 @@ def test_a_run_learns_the_same_alone_or_with_others():
     batches = [lang.batch(100, np.random.default_rng(seed)) for seed in range(16)]
     together = seq_fast.FastTrainer(nets, 'sgd', 0.1, 0.5, threads=2)
     assert len(together.groups) == 2
-    errors = together.train_chunk(batches)
+    errors = together.train_chunk(batches, np.linspace(0.1, 0.01, 100))
     alone = seq_fast.FastTrainer(nets[11:12], 'sgd', 0.1, 0.5)
-    np.testing.assert_array_equal(alone.train_chunk(batches[11:12])[0], errors[11])
+    np.testing.assert_array_equal(alone.train_chunk(batches[11:12], np.linspace(0.1, 0.01, 100))[0], errors[11])
     trained = [copy.deepcopy(n) for n in nets]
     together.copy_to(trained)
     single = copy.deepcopy(nets[11])
@@ -158,8 +176,8 @@ def test_three_runs_give_three_different_valid_checkpoints(tmp_path, capsys):
         assert not torch.equal(nets[a].W, nets[b].W)
     # run 1 is what seed 6 alone gives, checkpoint and final error alike
     seq_train.main(flags + ['--seed', '6', '--out_path', str(tmp_path / 'alone')])
-    alone = capsys.readouterr().out.splitlines()[-1]
-    assert f'run 1 (seed 6) {alone}' in together
+    alone = [line for line in capsys.readouterr().out.splitlines() if line.startswith('on 1000 fresh')]
+    assert f'run 1 (seed 6): {alone[0]}' in together
     saved = load_checkpoint(str(tmp_path / 'alone' / 'anbn_srn2_0.05.pth'), {})
     for name, value in saved['state_dict'].items():
         assert torch.equal(value, nets[1].get_parameter(name).data)
@@ -169,7 +187,5 @@ def test_several_runs_with_the_autograd_engine(tmp_path, capsys):
     seq_train.main(['--lang', 'anbn', '--length', '3', '--epoch', '0.02', '--out_path', str(tmp_path),
                     '--runs', '2', '--engine', 'autograd'])
     out = capsys.readouterr().out
-    assert 'run 0 (seed 1) on 1000 fresh strings' in out and 'run 1 (seed 2)' in out
+    assert 'run 0 (seed 1): on 1000 fresh strings' in out and 'run 1 (seed 2):' in out
     assert sorted(os.listdir(tmp_path)) == ['anbn_srn2_0.02_run0.pth', 'anbn_srn2_0.02_run1.pth']
-    with pytest.raises(UserError, match='--runs must be at least 1'):
-        seq_train.parse_args(['--runs', '0'])
