@@ -29,6 +29,7 @@ def main():
     bench, flags = parser.parse_known_args()
     flags = flags or ['--lang', 'anb2n']
     args = seq_plot.parse_args(flags)                  # the flags' own errors, before any work
+    seq_plot.find_checkpoint(args)                     # and the checkpoint's --length
     with tempfile.TemporaryDirectory() as plots:
         for title, extra in PIECES:
             extra = ['--test_length', str(2 * args.length)] if extra is None else extra
