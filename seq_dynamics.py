@@ -15,10 +15,12 @@ Four analyses of a network trained by seq_train.py, each usable from a Python pr
   generalisation   for the a^n b^n family, strings whose blocks all have the same n, n = 1 ... N:
                    which n the network still gets right (for Reber: ever longer strings)
 
-    >>> from seq_dynamics import *
-    >>> states = collect_states(net, lang, lang.batch(200, rng))
-    >>> fsm = extract_fsm(states, clusters=12)
-    >>> fidelity(fsm, collect_states(net, lang, lang.batch(1000, rng)))
+    >>> import seq_dynamics as dyn        # net, lang as in seq_models' docstring; rng a numpy Generator
+    >>> states = dyn.collect_states(net, lang, lang.batch(200, rng))
+    >>> fsm, clusters = dyn.extract_fsm(states, clusters=12)
+    >>> fresh = dyn.collect_states(net, lang, lang.batch(1000, rng))
+    >>> dyn.fidelity(fsm, fresh), dyn.compare(fsm, fresh).overall_purity
+    >>> print(dyn.transition_table(fsm, lang.symbols))
 
 A network "predicts" every symbol it gives at least LIKELY probability: where the language allows
 two symbols (A or B while the A's run, T or P after B in Reber) a trained network splits its
