@@ -17,7 +17,7 @@ Four analyses of a network trained by seq_train.py, each usable from a Python pr
 
     >>> import seq_dynamics as dyn        # net, lang as in seq_models' docstring; rng a numpy Generator
     >>> states = dyn.collect_states(net, lang, lang.batch(200, rng))
-    >>> fsm, clusters = dyn.extract_fsm(states, clusters=12)
+    >>> fsm, clusters = dyn.extract_fsm(states)      # clusters: the fewest that reach 99% fidelity
     >>> fresh = dyn.collect_states(net, lang, lang.batch(1000, rng))
     >>> dyn.fidelity(fsm, fresh), dyn.compare(fsm, fresh).overall_purity
     >>> print(dyn.transition_table(fsm, lang.symbols))
