@@ -40,9 +40,9 @@ import torch
 import seq_analysis_plots as draw
 import seq_dynamics as dyn
 from common import SEED, UserError, number, pyplot, run_main, save_figure, writable_dir
-from seq_models import (META, MAX_LENGTH, epoch_tag, found_hint, load_checkpoint, load_weights,
+from seq_models import (META, epoch_tag, found_hint, load_checkpoint, load_weights,
                         make_model)
-from seq_train import (LANGUAGES, add_language_flags, build_language, predict, resolve_defaults,
+from seq_train import (LANGUAGES, add_language_flags, build_language, default_table, predict, resolve_defaults,
                        run_checkpoint, show_string)
 
 SETTINGS = ['lang', 'model', 'hid', 'embed']     # what names a network: checked against the checkpoint
@@ -51,7 +51,8 @@ GATES = ['i input gate', 'f forget gate', 'g cell candidate', 'o output gate']
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0], epilog=default_table(recipes=False),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     add_language_flags(parser)
     parser.add_argument('--checkpoint', default=None,
                         help='plot this checkpoint file, of any name, instead of the one the flags above '
@@ -106,8 +107,6 @@ def find_checkpoint(args):
         resolve_defaults(args)
     if 'length' not in args.given:
         args.length = saved.get('length', args.length)
-    if args.length > MAX_LENGTH:
-        raise UserError(f'--length {args.length} makes strings too long to print: at most {MAX_LENGTH}')
     return path, saved
 
 

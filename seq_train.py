@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from anbn import FAMILY, NUM_BLOCKS, AnBn
 from common import SEED, SEED_LIMIT, UserError, check_finite, number, run_main, seed_everything, writable_dir
 from reber import Reber
-from seq_models import (checkpoint_path, evaluate, make_model, predict, run_model, save_checkpoint,  # noqa: F401
+from seq_models import (MAX_LENGTH, checkpoint_path, evaluate, make_model, predict, run_model, save_checkpoint,  # noqa: F401
                         show_string, string_errors)
 
 LANGUAGES = [*FAMILY, 'reber']
@@ -62,25 +62,27 @@ RECIPES = {
 MAX_WEIGHTS = 10_000_000        # weights in all runs together: far beyond what these tasks need
 
 
-def default_table():
-    """The per-language defaults, as a table for --help."""
+def default_table(recipes=True):
+    """The per-language defaults (and the recipes), as a table for --help."""
     rows = [f'  {"--lang":9} {"--length":>8} {"--hid":>12} {"--epoch":>14}']
     for lang, d in DEFAULTS.items():
         srn = {**d, **SRN_DEFAULTS.get(lang, {})}
         hid = str(d['hid']) if srn['hid'] == d['hid'] else f'{srn["hid"]} (lstm {d["hid"]})'
         epoch = f'{d["epoch"]}' if srn['epoch'] == d['epoch'] else f'{srn["epoch"]} (lstm {d["epoch"]})'
         rows.append(f'  {lang:9} {d["length"]:>8} {hid:>12} {epoch:>14}')
-    recipes = '\n'.join(f'  {name:8} ' + ', '.join(f'--{k} {v}' for k, v in r.items())
-                        for name, r in RECIPES.items())
-    return ('defaults per language (--length: maximum n, or minimum Reber length; --epoch: '
-            'thousands of strings):\n' + '\n'.join(rows) + '\n\nrecipes:\n' + recipes)
+    table = ('defaults per language (--length: maximum n, or minimum Reber length; --epoch: '
+             'thousands of strings):\n' + '\n'.join(rows))
+    if not recipes:
+        return table
+    return table + '\n\nrecipes:\n' + '\n'.join(f'  {name:8} ' + ', '.join(f'--{k} {v}' for k, v in r.items())
+                                              for name, r in RECIPES.items())
 
 
 def add_language_flags(parser):
     """The flags that name a language, a network and a checkpoint (shared with seq_plot.py)."""
     parser.add_argument('--lang', choices=LANGUAGES, default='anb2n', help='language to learn (default: anb2n)')
     parser.add_argument('--embed', action='store_true', help='embedded Reber grammar (with --lang reber)')
-    parser.add_argument('--length', type=number(int, 1), default=None,
+    parser.add_argument('--length', type=number(int, 1, MAX_LENGTH), default=None,
                         help='maximum n (anbn family) or minimum Reber string length (default: per language, below)')
     parser.add_argument('--model', choices=['srn', 'lstm'], default='srn', help='network type (default: srn)')
     parser.add_argument('--hid', type=number(int, 1, 10_000), default=None,

@@ -276,7 +276,7 @@ BAD = {
     '--checkpoint with --epoch': (checkpoint_with(), ['--checkpoint', '{path}', '--epoch', '1'],
                                   'leave out --epoch'),
     '--plot_dir a file': (checkpoint_with(), CKPT + ['--plot_dir', '{afile}'], 'is a file, not a folder'),
-    '--length too long': (checkpoint_with(), CKPT + ['--length', '1000'], 'at most 100'),
+    '--length too long': (checkpoint_with(), CKPT + ['--length', '1000'], 'must be a whole number >= 1 and <= 100'),
     '--num_plot 0': (checkpoint_with(), CKPT + ['--num_plot', '0'], 'argument --num_plot: must be a whole number >= 1'),
     '--num_plot huge': (checkpoint_with(), CKPT + ['--num_plot', '100000'], '<= 100'),
     '--seed -1': (checkpoint_with(), CKPT + ['--seed', '-1'], 'argument --seed: must be a whole number >= 0'),

@@ -82,6 +82,7 @@ def test_help_shows_every_default(capsys):
     (['--seed', str(2 ** 32)], "argument --seed"),
     (['--runs', '0'], "argument --runs"),
     (['--hid', '100000'], "argument --hid"),
+    (['--length', '100000000'], "argument --length: must be a whole number >= 1 and <= 100"),
     (['--warmup', '1'], "argument --warmup"),
 ])
 def test_bad_numbers_are_refused_by_argparse(argv, message, capsys):
@@ -95,7 +96,7 @@ def test_bad_numbers_are_refused_by_argparse(argv, message, capsys):
     (['--epoch', '0.0015'], 'whole number of strings'),
     (['--seed', str(2 ** 32 - 1), '--runs', '2'], 'largest seed'),
     (['--model', 'lstm', '--hid', '2000', '--runs', '16'], 'weights in all'),
-    (['--lang', 'anbn', '--length', '100000000'], 'GiB'),
+    (['--lang', 'anb2nc3n', '--length', '100', '--runs', '1024'], 'GiB'),
 ])
 def test_impossible_settings_are_refused_before_training(argv, message, tmp_path):
     with pytest.raises(UserError, match=message):
