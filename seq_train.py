@@ -55,10 +55,11 @@ SRN_DEFAULTS = {'anbncn': dict(hid=4, epoch=200), 'anb2nc3n': dict(hid=4, epoch=
 # language (bench/bench_reliability.py); 'course' is the course's own seq_train.py.
 RECIPES = {
     'default': dict(optim='adam', lr=0.01, mom=0.0, wd=0.0, init=0.3,
-                    schedule='cosine', warmup=0.01, decay_to=0.01, clip=1.0),
+                    schedule='cosine', warmup=0.01, decay_to=0.01, clip=1.0, candidates=4, pick_at=0.1),
     'course':  dict(optim='sgd', lr=0.005, mom=0.0, wd=1e-4, init=0.001,
-                    schedule='constant', warmup=0.0, decay_to=1.0, clip=0.0),
+                    schedule='constant', warmup=0.0, decay_to=1.0, clip=0.0, candidates=1, pick_at=0.1),
 }
+SELECTION = 1000                # strings the candidates are compared on
 MAX_WEIGHTS = 10_000_000        # weights in all runs together: far beyond what these tasks need
 
 
@@ -165,6 +166,25 @@ def make_rngs(seed):
     return np.random.default_rng(seed), np.random.default_rng([seed, 1])
 
 
+def build_candidates(args, lang, seed):
+    """The --candidates networks of the run with this seed: the first is the network the run
+    would train alone, the others are drawn right after it from the same torch generator."""
+    seed_everything(seed)
+    return [build_model(args, lang) for _ in range(args.candidates)]
+
+
+def selection_strings(args, lang, seed):
+    """The strings the candidates of the run with this seed are compared on, from a generator
+    of their own (the training and printed strings stay those of a run without candidates);
+    None with one candidate."""
+    return lang.batch(SELECTION, np.random.default_rng([seed, 2])) if args.candidates > 1 else None
+
+
+def pick_step(args):
+    """The number of training strings after which the best candidate is kept (at least 1)."""
+    return min(max(round(args.pick_at * num_strings(args)), 1), num_strings(args))
+
+
 # ---------------------------------------------------------------- what a run prints and saves
 
 def show_prediction(net, lang, batch):
@@ -229,6 +249,16 @@ class Log:
         if checkpoint:
             self.save()
 
+    def picked(self, nets, kept, errors):
+        """The candidates were compared: nets[i] (candidate kept[i]) goes on as run i; errors
+        (runs, candidates) are their mean errors on the selection strings."""
+        self.nets = nets
+        write = self.bar.write if self.bar else print
+        for run, k, row in zip(self.runs, kept, errors):
+            name = '' if run is None else f'run {run}: '
+            write(f'{name}kept candidate {k} of {len(row)} after {pick_step(self.args)} strings '
+                  f'(errors on {SELECTION} selection strings: {" ".join(f"{e:.4f}" for e in row)})')
+
     def save(self):
         thousands = self.done / 1000
         for net, run in zip(self.nets, self.runs):
@@ -259,20 +289,31 @@ def train_string(net, optimizer, lang, string, lr, clip=0.0):
     return string_errors(log_prob.detach().exp().numpy()[None], string)[0]
 
 
-def train(args, net, lang, rng, log):
+def train(args, candidates, lang, rng, log, selection=None):
     """The course's training loop, with torch's autograd: the strings come CHUNK at a time from
     lang.batch(CHUNK, rng), one optimizer step per string, the learning rate following the
-    schedule; `log` prints after each chunk and saves the checkpoints."""
-    optimizer = make_optimizer(args, net)
+    schedule; `log` prints after each chunk and saves the checkpoints. With several candidate
+    networks, each with its own optimizer, all learn from the same strings until pick_step(args);
+    then the one with the lowest mean error on the `selection` strings goes on alone (a network
+    stuck in a poor solution is already recognisable there). Returns the network trained to the end."""
+    optimizers = [make_optimizer(args, net) for net in candidates]
+    pick = pick_step(args) if len(candidates) > 1 else None
     step = 0
     while step < log.total:
         batch = lang.batch(min(CHUNK, log.total - step), rng)
-        errors = np.zeros(len(batch.length))
+        errors = np.zeros((len(candidates), len(batch.length)))
         for i in range(len(batch.length)):
-            errors[i] = train_string(net, optimizer, lang, batch.pick(i), learning_rate(args, step), args.clip)
+            for k, (net, optimizer) in enumerate(zip(candidates, optimizers)):
+                errors[k, i] = train_string(net, optimizer, lang, batch.pick(i), learning_rate(args, step), args.clip)
             step += 1
             log.tick(1)
-        log.chunk_done(errors[None])
+            if step == pick:
+                choice = np.array([evaluate(net, lang, selection)[0] for net in candidates])
+                kept = int(choice.argmin())
+                candidates, optimizers, errors = [candidates[kept]], [optimizers[kept]], errors[kept:kept + 1]
+                log.picked(candidates, [kept], choice[None])
+        log.chunk_done(errors[:1])      # the first candidate's until the pick: the one shown
+    return candidates[0]
 
 
 # ---------------------------------------------------------------- the end of a run
@@ -309,9 +350,10 @@ def longest_string(args):
 def check_size(args):
     """Refuse, before any work, sizes whose weights or strings cannot fit in memory."""
     gates = 4 * args.hid if args.model == 'lstm' else args.hid
-    weights = args.runs * gates * (args.hid + 8)
+    weights = args.runs * args.candidates * gates * (args.hid + 8)
     if weights > MAX_WEIGHTS:
-        raise UserError(f'{weights:,} weights in all (--hid {args.hid}, --runs {args.runs}) is more than '
+        raise UserError(f'{weights:,} weights in all (--hid {args.hid}, --runs {args.runs}, --candidates '
+                        f'{args.candidates}) is more than '
                         f'{MAX_WEIGHTS:,}: use fewer hidden units or runs')
     # a chunk of strings per run, drawn twice over (the next chunk is drawn during training), in
     # numpy arrays of about 80 bytes per step (targets, states, indices)
@@ -346,6 +388,11 @@ def parse_args(argv=None):
     parser.add_argument('--wd', type=number(float, 0, 1), help='weight decay (default: recipe)')
     parser.add_argument('--init', type=number(float, 0, 10),
                         help='std of the SRN initial weights; the LSTM starts like torch.nn.LSTM (default: recipe)')
+    parser.add_argument('--candidates', type=number(int, 1, 64),
+                        help='networks each run starts with; after --pick_at of the strings the one with the '
+                        'lowest error on fresh strings goes on (default: recipe)')
+    parser.add_argument('--pick_at', type=number(float, 0, 1, low_open=True),
+                        help='fraction of the strings after which the best candidate is kept (default: recipe)')
     parser.add_argument('--seed', type=SEED, default=1, help='random seed of strings and weights (default: 1)')
     parser.add_argument('--runs', type=number(int, 1, 1024), default=1,
                         help='networks to train, with seeds seed, seed+1, ... (default: 1)')
@@ -368,27 +415,26 @@ def main(argv=None):
     args = parse_args(argv)
     lang = build_language(args)
     torch.set_num_threads(1)          # tiny matrices: threads only add overhead
-    nets, rngs, show_rngs = [], [], []
-    for r in range(args.runs):        # run r is what --seed seed+r would train alone
-        seed_everything(args.seed + r)
-        nets.append(build_model(args, lang))
-        rng, show_rng = make_rngs(args.seed + r)
-        rngs.append(rng)
-        show_rngs.append(show_rng)
+    seeds = range(args.seed, args.seed + args.runs)    # run r is what --seed seed+r would train alone
+    candidates = [build_candidates(args, lang, seed) for seed in seeds]
+    rngs, show_rngs = zip(*[make_rngs(seed) for seed in seeds])
+    selections = [selection_strings(args, lang, seed) for seed in seeds]
     runs = f'{args.runs} runs, ' if args.runs > 1 else ''
+    pick = f', best of {args.candidates} after {pick_step(args)} strings' if args.candidates > 1 else ''
     print(f'{lang!r}, {args.model.upper()} with {args.hid} hidden units, {runs}{num_strings(args)} strings, '
-          f'{args.recipe} recipe: {args.optim} lr {args.lr:g} ({args.schedule}), clip {args.clip:g}, '
+          f'{args.recipe} recipe: {args.optim} lr {args.lr:g} ({args.schedule}), clip {args.clip:g}{pick}, '
           f'{args.engine} engine')
     indices = list(range(args.runs)) if args.runs > 1 else [None]
     try:
         if args.engine == 'fast':
             import seq_runs           # the fast engine's plumbing; needs numba
-            seq_runs.train_together(args, nets, lang, rngs, show_rngs, indices)
-        else:                         # the plain loop trains one network after the other
-            for net, rng, show_rng, run in zip(nets, rngs, show_rngs, indices):
-                log = Log(args, lang, [net], [show_rng], [run])
+            nets = seq_runs.train_together(args, candidates, lang, rngs, show_rngs, selections, indices)
+        else:                         # the plain loop trains one run after the other
+            nets = []
+            for run_candidates, rng, show_rng, selection, run in zip(candidates, rngs, show_rngs, selections, indices):
+                log = Log(args, lang, run_candidates[:1], [show_rng], [run])
                 try:
-                    train(args, net, lang, rng, log)
+                    nets.append(train(args, run_candidates, lang, rng, log, selection))
                 finally:
                     log.close()
     except KeyboardInterrupt:
