@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from common import UserError
-from seq_train import CHUNK, Log, learning_rate, num_strings, pick_step
+from seq_train import CHUNK, Log, best_candidate, learning_rate, num_strings, pick_step
 
 
 def make_engine(args, nets, lang):
@@ -85,15 +85,16 @@ def train_together(args, candidates, lang, rngs, show_rngs, selections, runs):
             cut = pick - step if pick and step < pick <= step + count else count
             errors = engine.train_chunk(widen([strings(b, 0, cut) for b in batches]), lrs[:cut])
             if cut < count or step + cut == pick:
-                choice = engine.errors(widen(selections)).mean(axis=1).reshape(-1, width)
-                kept = choice.argmin(axis=1)            # ties: the lowest index
+                engine.copy_to(lanes)                   # compared in torch, as the autograd loop does
+                kept, scores = zip(*[best_candidate(run, lang, selection)
+                                     for run, selection in zip(candidates, selections)])
                 chosen = np.arange(len(nets)) * width + kept
                 nets = lanes = [run[k] for run, k in zip(candidates, kept)]
                 engine, errors, width = engine.keep(chosen, nets), errors[chosen], 1
                 if cut < count:
                     rest = engine.train_chunk([strings(b, cut, count) for b in batches], lrs[cut:])
                     errors = np.concatenate([errors, rest], axis=1)
-                log.picked(nets, kept, choice)
+                log.picked(nets, kept, scores)
             engine.copy_to(lanes)
             step += count
             log.tick(count)

@@ -180,6 +180,17 @@ def selection_strings(args, lang, seed):
     return lang.batch(SELECTION, np.random.default_rng([seed, 2])) if args.candidates > 1 else None
 
 
+def best_candidate(candidates, lang, selection):
+    """Compare a run's candidates on its selection strings -> (index of the best, [(fraction of
+    the determined steps right, mean error) of each]). Best: the most determined steps right,
+    then the lowest error, then the lowest index. The fraction right comes first because the
+    error alone can mislead: an LSTM on embedded Reber that has not learnt to carry the first
+    symbol to the end has a LOWER mean error than one that has, early on (measured: 0.0004 with
+    87% right against 0.0008 with 100%), as only one step in twenty needs that memory."""
+    scores = [evaluate(net, lang, selection)[::-1] for net in candidates]
+    return min(range(len(scores)), key=lambda k: (-scores[k][0], scores[k][1])), scores
+
+
 def pick_step(args):
     """The number of training strings after which the best candidate is kept (at least 1)."""
     return min(max(round(args.pick_at * num_strings(args)), 1), num_strings(args))
@@ -249,15 +260,16 @@ class Log:
         if checkpoint:
             self.save()
 
-    def picked(self, nets, kept, errors):
-        """The candidates were compared: nets[i] (candidate kept[i]) goes on as run i; errors
-        (runs, candidates) are their mean errors on the selection strings."""
+    def picked(self, nets, kept, scores):
+        """The candidates were compared: nets[i] (candidate kept[i]) goes on as run i; scores[i]
+        are run i's candidates' (fraction of determined steps right, error) on the selection strings."""
         self.nets = nets
         write = self.bar.write if self.bar else print
-        for run, k, row in zip(self.runs, kept, errors):
+        for run, k, row in zip(self.runs, kept, scores):
             name = '' if run is None else f'run {run}: '
             write(f'{name}kept candidate {k} of {len(row)} after {pick_step(self.args)} strings '
-                  f'(errors on {SELECTION} selection strings: {" ".join(f"{e:.4f}" for e in row)})')
+                  f'(on {SELECTION} selection strings, determined steps right % / error: '
+                  + '  '.join(f'{100 * right:.2f}/{error:.4f}' for right, error in row) + ')')
 
     def save(self):
         thousands = self.done / 1000
@@ -294,8 +306,8 @@ def train(args, candidates, lang, rng, log, selection=None):
     lang.batch(CHUNK, rng), one optimizer step per string, the learning rate following the
     schedule; `log` prints after each chunk and saves the checkpoints. With several candidate
     networks, each with its own optimizer, all learn from the same strings until pick_step(args);
-    then the one with the lowest mean error on the `selection` strings goes on alone (a network
-    stuck in a poor solution is already recognisable there). Returns the network trained to the end."""
+    then the best on the `selection` strings (best_candidate) goes on alone: a network stuck in a
+    poor solution is already recognisable there. Returns the network trained to the end."""
     optimizers = [make_optimizer(args, net) for net in candidates]
     pick = pick_step(args) if len(candidates) > 1 else None
     step = 0
@@ -308,10 +320,9 @@ def train(args, candidates, lang, rng, log, selection=None):
             step += 1
             log.tick(1)
             if step == pick:
-                choice = np.array([evaluate(net, lang, selection)[0] for net in candidates])
-                kept = int(choice.argmin())
+                kept, scores = best_candidate(candidates, lang, selection)
                 candidates, optimizers, errors = [candidates[kept]], [optimizers[kept]], errors[kept:kept + 1]
-                log.picked(candidates, [kept], choice[None])
+                log.picked(candidates, [kept], [scores])
         log.chunk_done(errors[:1])      # the first candidate's until the pick: the one shown
     return candidates[0]
 
