@@ -542,7 +542,9 @@ class FastTrainer:
     """Train R networks of one kind and size together, each on its own strings, making the same
     updates as torch.optim.SGD / torch.optim.Adam: nets[r] is trained by train_chunk(batches) on
     the strings of batches[r]. The runs are split into groups, one per CPU core, each group
-    trained in its own thread (the compiled code runs without Python's global lock)."""
+    trained in its own thread (the compiled code runs without Python's global lock). keep()
+    narrows the trainer to some of its runs (the candidates a run keeps), each going on exactly
+    where it was."""
 
     def __init__(self, nets, optim='adam', lr=0.01, mom=0.0, wd=0.0, betas=(0.9, 0.999), eps=1e-8,
                  clip=0.0, threads=None):
