@@ -70,7 +70,7 @@ EMBEDDED_LSTM_DEFAULTS = dict(epoch=200)
 # seq_train.py.
 RECIPES = {
     'default': dict(optim='adam', lr=0.01, mom=0.0, wd=0.0, init=0.3,
-                    schedule='cosine', warmup=0.01, decay_to=0.001, clip=1.0, candidates=4, pick_at=0.1),
+                    schedule='cosine', warmup=0.01, decay_to=0.01, clip=1.0, candidates=4, pick_at=0.1),
     'course':  dict(optim='sgd', lr=0.005, mom=0.0, wd=1e-4, init=0.001,
                     schedule='constant', warmup=0.0, decay_to=1.0, clip=0.0, candidates=1, pick_at=0.1),
 }
