@@ -387,9 +387,11 @@ def check_size(args):
         raise UserError(f'{weights:,} weights in all (--hid {args.hid}, --runs {args.runs}, --candidates '
                         f'{args.candidates}) is more than '
                         f'{MAX_WEIGHTS:,}: use fewer hidden units or runs')
-    # a chunk of strings per run, drawn twice over (the next chunk is drawn during training), in
-    # numpy arrays of about 80 bytes per step (targets, states, indices)
-    need = 2 * args.runs * min(CHUNK, num_strings(args)) * longest_string(args) * 80
+    # a chunk of strings per run, drawn twice over (the next chunk is drawn during training), and
+    # the selection strings of the candidates, in numpy arrays of about 80 bytes per step
+    # (targets, states, indices)
+    strings = 2 * min(CHUNK, num_strings(args)) + (SELECTION if args.candidates > 1 else 0)
+    need = args.runs * strings * longest_string(args) * 80
     try:
         have = os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
     except (ValueError, OSError, AttributeError):
