@@ -84,7 +84,7 @@ def train_together(args, candidates, lang, rngs, show_rngs, selections, runs):
             lrs = np.array([learning_rate(args, s) for s in range(step, step + count)])
             cut = pick - step if pick and step < pick <= step + count else count
             errors = engine.train_chunk(widen([strings(b, 0, cut) for b in batches]), lrs[:cut])
-            if cut < count or step + cut == pick:
+            if step + cut == pick:
                 engine.copy_to(lanes)                   # compared in torch, as the autograd loop does
                 kept, scores = zip(*[best_candidate(run, lang, selection)
                                      for run, selection in zip(candidates, selections)])
