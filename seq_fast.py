@@ -542,20 +542,40 @@ class FastTrainer:
     """Train R networks of one kind and size together, each on its own strings, making the same
     updates as torch.optim.SGD / torch.optim.Adam: nets[r] is trained by train_chunk(batches) on
     the strings of batches[r]. The runs are split into groups, one per CPU core, each group
-    trained in its own thread (the compiled code runs without Python's global lock)."""
+    trained in its own thread (the compiled code runs without Python's global lock). keep()
+    narrows the trainer to some of its runs (the candidates a run keeps), each going on exactly
+    where it was."""
 
     def __init__(self, nets, optim='adam', lr=0.01, mom=0.0, wd=0.0, betas=(0.9, 0.999), eps=1e-8,
                  clip=0.0, threads=None):
-        self.lr = lr
-        settings = (optim == 'adam', float(mom), float(wd), float(betas[0]), float(betas[1]),
-                    float(eps), float(clip))
-        # a group per core, but groups of at least 8 runs: fewer lanes than that make a group cost
-        # almost as much as 8, so splitting them would only add work
-        groups = max(1, min(threads or cpu_count(), len(nets) // 8))
+        self.lr, self.threads = lr, threads
+        self.settings = (optim == 'adam', float(mom), float(wd), float(betas[0]), float(betas[1]),
+                         float(eps), float(clip))
+        self.split(nets)
+
+    def split(self, nets):
+        """Share the runs out into groups: a group per core, but groups of at least 8 runs (fewer
+        lanes than that make a group cost almost as much as 8, so splitting them would only add work)."""
+        groups = max(1, min(self.threads or cpu_count(), len(nets) // 8))
         cuts = np.linspace(0, len(nets), groups + 1).round().astype(int)
         self.bounds = list(zip(cuts[:-1], cuts[1:]))
-        self.groups = [RunGroup(nets[a:b], settings) for a, b in self.bounds]
+        self.groups = [RunGroup(nets[a:b], self.settings) for a, b in self.bounds]
         self.pool = ThreadPoolExecutor(len(self.groups)) if len(self.groups) > 1 else None
+
+    def keep(self, lanes, nets):
+        """A trainer of only the runs numbered `lanes` here, in that order (nets: their torch
+        networks, for copy_to), each going on exactly where it is: its float64 weights and its
+        optimizer state (Adam's mean and mean square or SGD's velocity, and the step count)."""
+        state = {name: np.concatenate([getattr(group, name) for group in self.groups], axis=1)[:, lanes]
+                 for name in ('theta', 'state1', 'state2')}
+        kept = FastTrainer.__new__(FastTrainer)
+        kept.lr, kept.threads, kept.settings = self.lr, self.threads, self.settings
+        kept.split(nets)
+        for (a, b), group in zip(kept.bounds, kept.groups):
+            for name, values in state.items():
+                getattr(group, name)[:] = values[:, a:b]
+            group.steps = self.groups[0].steps
+        return kept
 
     def _each_group(self, work, batches):
         if len(batches) != self.bounds[-1][1]:

@@ -7,15 +7,19 @@ compiled backpropagation, which trains all runs side by side. Two things keep it
     the compiled engine both work outside Python's global lock); each run's generator is still
     used in order, so the strings are exactly those a single run with that seed would draw;
   - the per-chunk report scores each run's fresh string with the engine rather than with torch.
+With several candidates per run (--candidates), every candidate is a lane of its own, trained on
+its run's strings, until the pick; then the engine keeps the lane of each run's best candidate,
+with its optimizer state, and the run goes on with that one alone.
 The printing and checkpoints are seq_train.Log's, the same as for the plain loop.
 """
+import dataclasses
 import importlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from common import UserError
-from seq_train import CHUNK, Log, learning_rate, num_strings
+from seq_train import CHUNK, Log, best_candidate, learning_rate, num_strings, pick_step
 
 
 def make_engine(args, nets, lang):
@@ -56,20 +60,45 @@ def drawn_ahead(lang, rngs, total):
         yield upcoming.result()
 
 
-def train_together(args, nets, lang, rngs, show_rngs, runs):
-    """Train nets[i] on the strings of rngs[i], all with the recipe in args, in the fast engine;
-    print and save through seq_train.Log (runs[i] names run i's checkpoints)."""
-    engine = make_engine(args, nets, lang)
-    log = Log(args, lang, nets, show_rngs, runs, score=lambda batches: engine.errors(batches)[:, 0])
+def strings(batch, start, stop):
+    """Strings start..stop-1 of a StringBatch, as a StringBatch."""
+    return type(batch)(*(getattr(batch, field.name)[start:stop] for field in dataclasses.fields(batch)))
+
+
+def train_together(args, candidates, lang, rngs, show_rngs, selections, runs):
+    """Train the networks of candidates[i] (run i's) on the strings of rngs[i], all with the recipe
+    in args, in the fast engine, and keep each run's best after pick_step(args) strings (as
+    seq_train.train does); print and save through seq_train.Log (runs[i] names run i's
+    checkpoints) -> the network each run kept."""
+    width = len(candidates[0])                  # lanes per run: its candidates until the pick, then 1
+    lanes = [net for run in candidates for net in run]
+    widen = lambda per_run: [item for item in per_run for _ in range(width)]
+    engine = make_engine(args, lanes, lang)
+    nets = [run[0] for run in candidates]       # the networks shown and saved (the first candidates until the pick)
+    log = Log(args, lang, nets, show_rngs, runs, score=lambda batches: engine.errors(widen(batches))[::width, 0])
+    pick = pick_step(args) if width > 1 else None
     step = 0
     try:
         for batches in drawn_ahead(lang, rngs, num_strings(args)):
             count = len(batches[0].length)
             lrs = np.array([learning_rate(args, s) for s in range(step, step + count)])
-            errors = engine.train_chunk(batches, lrs)
-            engine.copy_to(nets)
+            cut = pick - step if pick and step < pick <= step + count else count
+            errors = engine.train_chunk(widen([strings(b, 0, cut) for b in batches]), lrs[:cut])
+            if step + cut == pick:
+                engine.copy_to(lanes)                   # compared in torch, as the autograd loop does
+                kept, scores = zip(*[best_candidate(run, lang, selection)
+                                     for run, selection in zip(candidates, selections)])
+                chosen = np.arange(len(nets)) * width + kept
+                nets = lanes = [run[k] for run, k in zip(candidates, kept)]
+                engine, errors, width = engine.keep(chosen, nets), errors[chosen], 1
+                if cut < count:
+                    rest = engine.train_chunk([strings(b, cut, count) for b in batches], lrs[cut:])
+                    errors = np.concatenate([errors, rest], axis=1)
+                log.picked(nets, kept, scores)
+            engine.copy_to(lanes)
             step += count
             log.tick(count)
-            log.chunk_done(errors)
+            log.chunk_done(errors[::width])
     finally:
         log.close()
+    return nets

@@ -3,7 +3,7 @@ course uses, each trained with `seq_train.py --runs 16` at its defaults, and the
 recipe on anb2n for comparison. Prints a Markdown table (the README's) of solved runs, the median
 and worst final error on 1000 fresh strings, and the wall time of the command.
 
-    python3 bench/bench_reliability.py                       # every row (about 5 minutes)
+    python3 bench/bench_reliability.py                       # every row (about 4 minutes)
     python3 bench/bench_reliability.py --only anb2n:srn reber-embed:lstm
     python3 bench/bench_reliability.py --extra "--lr 0.005"  # try other settings on every row
 

@@ -1,6 +1,7 @@
 """The fast training engine (seq_fast.py) against the autograd loop of seq_train.py."""
 import copy
 import os
+import re
 
 import numpy as np
 import pytest
@@ -9,11 +10,12 @@ import torch.nn.functional as F
 from numba import njit
 
 import seq_fast
+import seq_runs
 import seq_train
 from anbn import FAMILY, AnBn
 from reber import Reber
 from common import UserError
-from seq_models import LSTM_model, SRN_model, load_checkpoint, load_weights
+from seq_models import LSTM_model, SRN_model, evaluate, load_checkpoint, load_weights
 
 torch.set_num_threads(1)
 LANGUAGES = [AnBn(name, 3) for name in FAMILY] + [Reber(False, 5), Reber(True, 5)]
@@ -73,7 +75,7 @@ class ErrorsKept:
     def __init__(self, total):
         self.total, self.errors = total, []
 
-    def tick(self, count):
+    def tick(self, count, recent=None):
         pass
 
     def chunk_done(self, errors):
@@ -91,7 +93,7 @@ def train_both(model, lang_name, optim, count, extra=()):
     net = seq_train.build_model(args, lang).double()
     start, twin = copy.deepcopy(net), copy.deepcopy(net)
     log = ErrorsKept(count)
-    seq_train.train(args, net, lang, np.random.default_rng(args.seed), log)
+    seq_train.train(args, [net], lang, np.random.default_rng(args.seed), log)
     batch = lang.batch(count, np.random.default_rng(args.seed))
     fast = seq_fast.FastTrainer([twin], optim, args.lr, args.mom, args.wd, clip=args.clip)
     fast_errors = fast.train_chunk([batch], [seq_train.learning_rate(args, s) for s in range(count)])[0]
@@ -189,3 +191,62 @@ def test_several_runs_with_the_autograd_engine(tmp_path, capsys):
     out = capsys.readouterr().out
     assert 'run 0 (seed 1): on 1000 fresh strings' in out and 'run 1 (seed 2):' in out
     assert sorted(os.listdir(tmp_path)) == ['anbn_srn2_0.02_run0.pth', 'anbn_srn2_0.02_run1.pth']
+
+
+KEPT = re.compile(r'(?:run (\d+): )?kept candidate (\d+) of 3 after 150 strings \(on 1000 selection strings, '
+                  r'determined steps right % / error: ([\d./ ]+)\)')
+
+
+def test_candidates_give_the_same_pick_and_weights_in_both_engines(tmp_path, capsys):
+    # two runs of three candidates each, compared half way through a chunk (after 150 of 300 strings)
+    args = seq_train.parse_args(['--lang', 'anbn', '--length', '3', '--epoch', '0.3', '--candidates', '3',
+                                 '--pick_at', '0.5', '--seed', '7', '--out_path', str(tmp_path)])
+    lang = seq_train.build_language(args)
+    seeds = [7, 8]
+    candidates = lambda: [[net.double() for net in seq_train.build_candidates(args, lang, seed)] for seed in seeds]
+    selections = [seq_train.selection_strings(args, lang, seed) for seed in seeds]
+    rngs = lambda: list(zip(*[seq_train.make_rngs(seed) for seed in seeds]))
+    fast = seq_runs.train_together(args, candidates(), lang, *rngs(), selections, [0, 1])
+    fast_kept = KEPT.findall(capsys.readouterr().out)
+    auto = []
+    for run, (run_candidates, rng, show_rng, selection) in enumerate(zip(candidates(), *rngs(), selections)):
+        auto.append(seq_train.train(args, run_candidates, lang, rng,
+                                    seq_train.Log(args, lang, run_candidates[:1], [show_rng], [run]), selection))
+    auto_kept = KEPT.findall(capsys.readouterr().out)
+    assert [k for _, k, _ in fast_kept] == [k for _, k, _ in auto_kept] and len(fast_kept) == 2
+    assert {k for _, k, _ in fast_kept} != {'0'}        # a pick that matters: not always the first
+    for (_, _, a), (_, _, b) in zip(fast_kept, auto_kept):
+        np.testing.assert_allclose(np.array(re.split('[ /]+', a), float), np.array(re.split('[ /]+', b), float),
+                                   atol=1.5e-4)
+    for p, q in zip(fast, auto):
+        for (name, a), b in zip(p.named_parameters(), q.parameters()):
+            torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-7, msg=name)
+
+
+def test_the_kept_candidate_was_the_best_on_the_selection_strings_and_goes_on_with_its_optimizer_state(tmp_path, capsys):
+    args = seq_train.parse_args(['--lang', 'anbn', '--length', '3', '--epoch', '0.3', '--candidates', '3',
+                                 '--pick_at', '0.5', '--seed', '8', '--out_path', str(tmp_path)])
+    lang = seq_train.build_language(args)
+    rng, show_rng = seq_train.make_rngs(8)
+    selection = seq_train.selection_strings(args, lang, 8)
+    kept_net = seq_runs.train_together(args, [[n.double() for n in seq_train.build_candidates(args, lang, 8)]],
+                                       lang, [rng], [show_rng], [selection], [None])[0]
+    (_, kept, _), = KEPT.findall(capsys.readouterr().out)
+    # each candidate trained alone, as one run of its own, on the same strings with the same rates
+    strings = lang.batch(300, np.random.default_rng(8))
+    rates = [seq_train.learning_rate(args, s) for s in range(300)]
+    first_half = seq_runs.strings(strings, 0, 150)
+    alone = [seq_fast.FastTrainer([net.double()], args.optim, args.lr, clip=args.clip)
+             for net in seq_train.build_candidates(args, lang, 8)]
+    scores = []
+    for trainer, net in zip(alone, seq_train.build_candidates(args, lang, 8)):
+        trainer.train_chunk([first_half], rates[:150])
+        trainer.copy_to([net])
+        error, right = evaluate(net, lang, selection)
+        scores.append((-right, error))
+    assert int(kept) == min(range(3), key=scores.__getitem__)
+    alone[int(kept)].train_chunk([seq_runs.strings(strings, 150, 300)], rates[150:])
+    twin = copy.deepcopy(kept_net)
+    alone[int(kept)].copy_to([twin])
+    for p, q in zip(kept_net.parameters(), twin.parameters()):
+        assert torch.equal(p, q)

@@ -126,3 +126,9 @@ def test_a_diverging_run_ends_with_an_error_and_no_nan_checkpoint(tmp_path, monk
         seq_train.main(['--lang', 'anbn', '--length', '3', '--epoch', '2', '--engine', 'autograd',
                         '--out_path', str(tmp_path)])
     assert os.listdir(tmp_path) == []
+
+
+def test_embedded_reber_gives_the_lstm_more_strings_and_only_the_lstm(tmp_path):
+    flags = ['--lang', 'reber', '--embed', '--out_path', str(tmp_path)]
+    assert seq_train.parse_args(flags + ['--model', 'lstm']).epoch == 200
+    assert seq_train.parse_args(flags).epoch == seq_train.parse_args(flags[:2] + flags[3:]).epoch == 50
