@@ -312,6 +312,6 @@ def test_bad_flags_give_one_line_errors():
     done = run_script('seq_train.py', '--lang', 'anbn', '--length', '0')
     assert done.returncode == 2 and 'Traceback' not in done.stderr
     assert done.stderr.strip().splitlines()[-1].endswith(
-        "error: argument --length: must be a whole number >= 1, not '0'")
+        "error: argument --length: must be a whole number >= 1 and <= 100, not '0'")
     with pytest.raises(UserError, match='--embed is for --lang reber only'):
         seq_train.parse_args(['--lang', 'anbn', '--embed'])

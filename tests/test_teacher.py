@@ -68,6 +68,9 @@ def test_edition_has_stubs_and_no_solution_left(edition):
     assert values["SIG_SCALE"] == 0
     assert values["HAND_WEIGHTS"]["in_hid_weight"] == [[0, 0]] * 4 and values["HAND_WEIGHTS"]["out_bias"] == [0]
     assert all(b"SOLUTION -->" not in data for path, data in files.items() if path.endswith(".md"))
+    readme = files["README.md"].decode()
+    for answer in ("[-0.5, -1.5, -2.5, -3.5]", "[[1, -1, 1, -1]]", "Scale factor for sigmoid", "For teachers"):
+        assert answer not in readme, answer
 
 
 def test_release_is_deterministic_and_replaces_an_earlier_edition(edition, tmp_path):
