@@ -90,8 +90,12 @@ def writable_dir(path, flag):
     try:
         os.makedirs(path, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path, prefix=".probe-")
-        os.close(fd)
-        os.remove(probe)
+        try:
+            os.write(fd, bytes(4096))       # a full disk still lets an empty file be made
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.remove(probe)
     except OSError as err:
         raise UserError(f"{flag}: cannot write in {path}: {err.strerror or err}") from None
     return path
@@ -165,8 +169,12 @@ def write_atomic(path, write):
 
 
 def save_atomic(obj, path):
-    """torch.save `obj` to `path` atomically."""
-    return write_atomic(path, lambda tmp: torch.save(obj, tmp))
+    """torch.save `obj` to `path` atomically; a failed write (torch reports a full disk as a
+    RuntimeError of its C++ stream) is a one-line UserError, and the old file stays."""
+    try:
+        return write_atomic(path, lambda tmp: torch.save(obj, tmp))
+    except RuntimeError as err:
+        raise UserError(f"cannot write {path}: {str(err).splitlines()[0]} (is the disk full?)") from None
 
 
 def save_text(text, path):

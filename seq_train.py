@@ -477,6 +477,11 @@ def main(argv=None):
         print(f'\nstopped; the last checkpoints are the ones saved above (every {SAVE_EVERY:,} strings)',
               file=sys.stderr)
         sys.exit(130)
+    total = num_strings(args)
+    saved = sorted({*range(SAVE_EVERY, total + 1, SAVE_EVERY), total})
+    paths = [run_checkpoint(args, k / 1000, run) for k in saved for run in indices]
+    print(f'{len(paths)} checkpoints written (every {SAVE_EVERY:,} strings and at the end): '
+          + (paths[0] if len(paths) == 1 else f'{paths[0]} ... {paths[-1]}'))
     fresh = [lang.batch(1000, rng) for rng in show_rngs]
     if args.runs == 1 and not args.verbose:
         show_string(nets[0], lang, fresh[0].pick(0))

@@ -132,3 +132,19 @@ def test_embedded_reber_gives_the_lstm_more_strings_and_only_the_lstm(tmp_path):
     flags = ['--lang', 'reber', '--embed', '--out_path', str(tmp_path)]
     assert seq_train.parse_args(flags + ['--model', 'lstm']).epoch == 200
     assert seq_train.parse_args(flags).epoch == seq_train.parse_args(flags[:2] + flags[3:]).epoch == 50
+
+
+def test_a_full_disk_at_save_is_one_line_and_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    seq_train.main(['--lang', 'anbn', '--length', '3', '--epoch', '1', '--out_path', str(tmp_path)])
+    path = tmp_path / 'anbn_srn2_1.pth'
+    before = path.read_bytes()
+
+    def full_disk(obj, file):
+        with open(file, 'wb') as f:
+            f.write(b'half')
+        raise RuntimeError('basic_ios::clear: iostream error')   # what torch.save says on a full disk
+
+    monkeypatch.setattr(torch, 'save', full_disk)
+    with pytest.raises(UserError, match='cannot write .*anbn_srn2_1.pth: basic_ios::clear'):
+        seq_train.main(['--lang', 'anbn', '--length', '3', '--epoch', '1', '--seed', '2', '--out_path', str(tmp_path)])
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ['anbn_srn2_1.pth']
