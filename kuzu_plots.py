@@ -275,7 +275,7 @@ def _tiles_over_tiles(plt, weights, labels, below, per_row, first=None):
     """One figure: labelled weight tiles (scaled to [-1, 1], drawn red-blue) in rows of `per_row`,
     each over its partner tile in `below` (RGB); `first`, when given, is an RGB tile shown at
     the left of the first lower row, set apart."""
-    rows, label_rows = [], []
+    rows = []
     lead = [] if first is None else [None]
     for start in range(0, len(weights), per_row):
         rows.append(lead + [_colour(w, "RdBu_r", -1, 1) for w in weights[start:start + per_row]])

@@ -269,7 +269,7 @@ class Log:
                 show_string(self.nets[0], self.lang, batch)
             elif checkpoint and self.bar is None:
                 show_prediction(self.nets[0], self.lang, batch)
-            error = string_errors(predict(self.nets[0], self.lang, batch)[2], batch)[0]
+            error = evaluate(self.nets[0], self.lang, batch)[0]
             run = '' if self.runs[0] is None else f'run {self.runs[0]}  '
             write(f'{run}{epoch}  error: {error:.5f}  (training strings of the last {errors.shape[1]}: '
                   f'{recent[0]:.5f})')

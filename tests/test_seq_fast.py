@@ -14,7 +14,6 @@ import seq_runs
 import seq_train
 from anbn import FAMILY, AnBn
 from reber import Reber
-from common import UserError
 from seq_models import LSTM_model, SRN_model, evaluate, load_checkpoint, load_weights
 
 torch.set_num_threads(1)
