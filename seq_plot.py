@@ -4,6 +4,7 @@
     python3 seq_plot.py --lang anb2nc3n --model lstm --hid 3
     python3 seq_plot.py --lang anb2n --epoch 100 --run 3    # run 3 of seq_train.py --runs N
     python3 seq_plot.py --checkpoint some/file.pth          # any checkpoint, also the course kit's
+    python3 seq_plot.py --checkpoint anbn_srn2_100.pth      # a course state_dict: settings from its name
 
 Prints the checkpoint's settings, the weights and, for each of --num_plot fresh strings, the
 activations and output probabilities at every step. Then saves, in --plot_dir, pictures named
@@ -42,8 +43,8 @@ import seq_dynamics as dyn
 from common import SEED, UserError, number, pyplot, run_main, save_figure, writable_dir
 from seq_models import (META, epoch_tag, found_hint, load_checkpoint, load_weights,
                         make_model)
-from seq_train import (LANGUAGES, add_language_flags, build_language, default_table, predict, resolve_defaults,
-                       run_checkpoint, show_string)
+from seq_train import (DEFAULTS, LANGUAGES, add_language_flags, build_language, default_table, predict,
+                       resolve_defaults, run_checkpoint, show_string)
 
 SETTINGS = ['lang', 'model', 'hid', 'embed']     # what names a network: checked against the checkpoint
 MAX_PLOT = 100
@@ -57,8 +58,9 @@ def parse_args(argv=None):
     parser.add_argument('--checkpoint', default=None,
                         help='plot this checkpoint file, of any name, instead of the one the flags above '
                              'name; also a bare state_dict saved by the course\'s seq_train.py. Its '
-                             'settings are used (a bare state_dict\'s from the flags and the weights\' '
-                             'shapes); flags given must agree with them (default: none)')
+                             'settings are used (a bare state_dict\'s from the flags, else from a course '
+                             'file name {lang}_{model}{hid}_{k}.pth, checked against the weights\' shapes); '
+                             'flags given must agree with them (default: none)')
     parser.add_argument('--num_plot', type=number(int, 1, MAX_PLOT), default=10,
                         help='fresh strings to print and plot (default: %(default)s)')
     parser.add_argument('--plot_dir', default='plot', help='folder for the pictures (default: %(default)s)')
@@ -99,6 +101,7 @@ def find_checkpoint(args):
         if not os.path.lexists(path):
             raise UserError(f'--checkpoint {path}: no such file{found_hint(path, "")}')
         saved = load_checkpoint(path, {key: getattr(args, key) for key in SETTINGS if key in args.given})
+        args.named = settings_from_name(args, path, saved) if 'lang' not in saved else None
         for key in SETTINGS:
             setattr(args, key, saved.get(key, getattr(args, key)))
         if args.lang not in LANGUAGES:
@@ -110,11 +113,81 @@ def find_checkpoint(args):
     return path, saved
 
 
+# A course checkpoint's name, as its seq_train.py writes it: {lang}_{model}{hid}_{k}.pth; the kit's own
+# names (seq_models.checkpoint_path) also: reber_embed_{model}{hid}_{k}.pth and _run{r} at the end
+COURSE_NAME = re.compile(r'(?P<lang>{})(?P<embed>_embed)?_(?P<model>srn|lstm)(?P<hid>\d+)_\d+(?:\.\d+)?'
+                         r'(?:_run\d+)?\.pth'.format('|'.join(sorted(map(re.escape, LANGUAGES), key=len,
+                                                                       reverse=True))))
+
+
+def language_symbols(lang):
+    """The symbols of language `lang` (the same with or without --embed, for any --length)."""
+    return build_language(argparse.Namespace(lang=lang, embed=False, length=DEFAULTS[lang]['length'])).symbols
+
+
+def settings_from_name(args, path, saved):
+    """A bare state_dict records no settings: take --lang, --model, --hid (and the kit's _embed)
+    that were not typed from a course-style file name, after checking them against the weights'
+    shapes (`saved`: model, hid, symbols). Sets them in `args`; returns the line that says what was
+    taken (None when nothing was). UserError when the name says nothing and --lang was not typed,
+    or when what it says contradicts the weights."""
+    name = os.path.basename(path)
+    match = COURSE_NAME.fullmatch(name)
+    if match and match['embed'] and match['lang'] != 'reber':
+        match = None
+    if match is None:
+        if 'lang' in args.given:
+            return None
+        fits = [lang for lang in LANGUAGES if len(language_symbols(lang)) == saved['symbols']]
+        hint = (f'its weights read {saved["symbols"]} symbols: '
+                + (' or '.join(fits) + (' (with --embed for embedded Reber)' if 'reber' in fits else '')
+                   if fits else 'no language of this kit has that many'))
+        raise UserError(f'{path} is a bare state_dict, which records no settings, and its name is not '
+                        f'{{lang}}_{{model}}{{hid}}_{{k}}.pth as the course\'s seq_train.py writes it: give the '
+                        f'--lang it was trained on ({hint})')
+    named = dict(lang=match['lang'], embed=True if match['embed'] else None, model=match['model'],
+                 hid=int(match['hid']))
+    taken = {key: value for key, value in named.items() if key not in args.given and value is not None}
+    wrong = []
+    if 'lang' in taken:
+        symbols = language_symbols(taken['lang'])
+        if len(symbols) != saved['symbols']:
+            wrong.append(f'--lang {taken["lang"]}, which has {len(symbols)} symbols ({" ".join(symbols)}), '
+                         f'but its weights read {saved["symbols"]}')
+    if 'model' in taken and taken['model'] != saved['model']:
+        wrong.append(f'--model {taken["model"]}, but its weights are those of an {saved["model"].upper()}')
+    if 'hid' in taken and taken['hid'] != saved['hid']:
+        wrong.append(f'--hid {taken["hid"]}, but its weights have {saved["hid"]} hidden units')
+    if wrong:
+        raise UserError(f'{path} does not hold what its name says: {"; ".join(wrong)} (give the flags it '
+                        'was trained with: a flag typed wins over the name)')
+    if not taken:
+        return None
+    for key, value in taken.items():
+        setattr(args, key, value)
+    flags = ' '.join(f'--{key}' if value is True else f'--{key} {value}'
+                     for key, value in taken.items())
+    notes = []
+    lang = args.lang
+    if 'length' not in args.given:
+        notes.append(f'--length {DEFAULTS[lang]["length"]}, {lang}\'s default: a course file name does not '
+                     'record it')
+    if lang == 'reber' and not args.embed:
+        notes.append('plain Reber: give --embed for embedded Reber, which a course file name does not tell apart')
+    return f'settings from the file name {name}: {flags}' + (f' ({"; ".join(notes)})' if notes else '')
+
+
 def print_settings(path, saved, args, lang):
     print(f'{path}: {args.model.upper()} with {args.hid} hidden units on {lang!r}')
     if 'lang' not in saved:
-        print('(a bare state_dict, as the course\'s seq_train.py saves: language and length from the '
-              'flags, model and hidden units from the weights)')
+        named = getattr(args, 'named', None)
+        if named:
+            print(named)
+            print('(a bare state_dict, as the course\'s seq_train.py saves: the settings its name gives agree '
+                  'with the weights\' shapes)')
+        else:
+            print('(a bare state_dict, as the course\'s seq_train.py saves: language and length from the '
+                  'flags, model and hidden units from the weights)')
         return
     extras = {key: value for key, value in saved.items()
               if key not in META and key not in ('state_dict', 'symbols') and value is not None}

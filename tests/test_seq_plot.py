@@ -4,6 +4,8 @@ import contextlib
 import io
 import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -166,6 +168,150 @@ def test_checkpoint_flag_takes_the_settings_a_checkpoint_records(tmp_path, capsy
     assert pictures(tmp_path) == ['anbn_srn2_3_01.jpg', 'anbn_srn2_3_time.jpg']
     with pytest.raises(UserError, match=r"lang='anbn' \(asked for 'anb2n'\)"):
         seq_plot.main(['--checkpoint', path, '--lang', 'anb2n'])
+
+
+
+# ---------------------------------------------------------------- a course file's settings from its name
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NO_LENGTH = "a course file name does not record it"
+# file name, the network in it (built with seed 0), extra flags, the line printed, the network plotted
+NAMED = {
+    'anbn srn': ('anbn_srn2_100.pth', lambda: SRN_model(2, 2, 2), [],
+                 'settings from the file name anbn_srn2_100.pth: --lang anbn --model srn --hid 2 '
+                 f"(--length 8, anbn's default: {NO_LENGTH})",
+                 "SRN with 2 hidden units on AnBn('anbn', length=8)"),
+    'anb2nc3n lstm': ('anb2nc3n_lstm3_50.pth', lambda: LSTM_model(3, 3, 3), [],
+                      'settings from the file name anb2nc3n_lstm3_50.pth: --lang anb2nc3n --model lstm --hid 3 '
+                      f"(--length 4, anb2nc3n's default: {NO_LENGTH})",
+                      "LSTM with 3 hidden units on AnBn('anb2nc3n', length=4)"),
+    'reber, --embed typed': ('reber_lstm2_50.pth', lambda: LSTM_model(7, 2, 7), ['--embed'],
+                             'settings from the file name reber_lstm2_50.pth: --lang reber --model lstm --hid 2 '
+                             f"(--length 5, reber's default: {NO_LENGTH})",
+                             'LSTM with 2 hidden units on Reber(embed=True, length=5)'),
+    'reber, plain': ('reber_srn2_50.pth', lambda: SRN_model(7, 2, 7), [],
+                     'settings from the file name reber_srn2_50.pth: --lang reber --model srn --hid 2 '
+                     f"(--length 5, reber's default: {NO_LENGTH}; plain Reber: give --embed for embedded "
+                     'Reber, which a course file name does not tell apart)',
+                     'SRN with 2 hidden units on Reber(embed=False, length=5)'),
+    "the kit's reber_embed name": ('reber_embed_lstm2_50.pth', lambda: LSTM_model(7, 2, 7), [],
+                                   'settings from the file name reber_embed_lstm2_50.pth: --lang reber --embed '
+                                   f"--model lstm --hid 2 (--length 5, reber's default: {NO_LENGTH})",
+                                   'LSTM with 2 hidden units on Reber(embed=True, length=5)'),
+    'a flag typed wins': ('anbn_srn2_100.pth', lambda: SRN_model(2, 2, 2), ['--lang', 'anb2n', '--length', '3'],
+                          'settings from the file name anbn_srn2_100.pth: --model srn --hid 2',
+                          "SRN with 2 hidden units on AnBn('anb2n', length=3)"),
+    'a flag typed wins over a wrong hid': ('anbn_srn3_100.pth', lambda: SRN_model(2, 2, 2), ['--hid', '2'],
+                                           'settings from the file name anbn_srn3_100.pth: --lang anbn --model srn '
+                                           f"(--length 8, anbn's default: {NO_LENGTH})",
+                                           "SRN with 2 hidden units on AnBn('anbn', length=8)"),
+}
+
+
+def plot_course_file(tmp_path, name, make, *flags):
+    """Save a bare state_dict under `name` in tmp_path and plot it by --checkpoint alone (and `flags`)
+    as the command line would (errors -> SystemExit) -> (exit status, stdout, stderr)."""
+    torch.manual_seed(0)
+    path = course_file(tmp_path, name, make())
+    code = 0
+    try:
+        run_main(lambda: seq_plot.main(['--checkpoint', path, '--plot_dir', str(tmp_path / 'plot'),
+                                        '--num_plot', '1', *flags]))
+    except SystemExit as stop:
+        code = stop.code
+    return code, path
+
+
+@pytest.mark.parametrize('case', list(NAMED))
+def test_course_file_name_gives_the_settings(case, tmp_path, capsys):
+    name, make, flags, line, network = NAMED[case]
+    code, path = plot_course_file(tmp_path, name, make, *flags)
+    out, err = capsys.readouterr()
+    assert code == 0 and 'Traceback' not in err, err
+    lines = out.splitlines()
+    assert lines[0] == f'{path}: {network}'
+    assert lines[1] == line
+    stem = name[:-len('.pth')]
+    assert f'{stem}_time.jpg' in pictures(tmp_path) and f'{stem}_01.jpg' in pictures(tmp_path)
+    assert all(n.startswith(f'{stem}_') for n in pictures(tmp_path))
+    assert out.split('\nwrote ')[1].startswith(f'{len(pictures(tmp_path))} pictures:')
+
+
+def test_course_file_is_not_taken_as_the_default_language(tmp_path, capsys):
+    """The issue: anbn_srn2_100.pth by --checkpoint alone was plotted as anb2n."""
+    plot_course_file(tmp_path, 'anbn_srn2_100.pth', lambda: SRN_model(2, 2, 2))
+    out = capsys.readouterr().out
+    assert "on AnBn('anbn', length=8)" in out and 'anb2n' not in out
+
+
+def test_all_settings_typed_print_no_line_from_the_name(tmp_path, capsys):
+    code, _ = plot_course_file(tmp_path, 'anbn_srn2_100.pth', lambda: SRN_model(2, 2, 2),
+                               '--lang', 'anbn', '--model', 'srn', '--hid', '2')
+    out = capsys.readouterr().out
+    assert code == 0 and 'settings from the file name' not in out
+    assert 'language and length from the flags' in out
+
+
+# (file name, network, extra flags, the end of the one line)
+NAMED_WRONG = {
+    'says nothing': ('weights.pth', lambda: SRN_model(2, 2, 2), [],
+                     "is a bare state_dict, which records no settings, and its name is not "
+                     "{lang}_{model}{hid}_{k}.pth as the course's seq_train.py writes it: give the --lang it "
+                     "was trained on (its weights read 2 symbols: anbn or anb2n)"),
+    'says nothing, Reber weights': ('net.pth', lambda: LSTM_model(7, 2, 7), [],
+                                    'give the --lang it was trained on (its weights read 7 symbols: reber '
+                                    '(with --embed for embedded Reber))'),
+    'an unknown language': ('anbndn_srn2_100.pth', lambda: SRN_model(2, 2, 2), [], 'give the --lang'),
+    'not srn or lstm': ('anbn_gru2_100.pth', lambda: SRN_model(2, 2, 2), [], 'give the --lang'),
+    '_embed but not reber': ('anbn_embed_srn2_100.pth', lambda: SRN_model(2, 2, 2), [], 'give the --lang'),
+    'its lang': ('anbncn_srn2_100.pth', lambda: SRN_model(2, 2, 2), [],
+                 'does not hold what its name says: --lang anbncn, which has 3 symbols (A B C), but its weights '
+                 'read 2 (give the flags it was trained with: a flag typed wins over the name)'),
+    'its hid': ('anbn_srn3_100.pth', lambda: SRN_model(2, 2, 2), [],
+                'does not hold what its name says: --hid 3, but its weights have 2 hidden units (give'),
+    'its model': ('anb2nc3n_lstm3_50.pth', lambda: SRN_model(3, 3, 3), [],
+                  'does not hold what its name says: --model lstm, but its weights are those of an SRN (give'),
+    'lang and hid': ('reber_lstm4_50.pth', lambda: LSTM_model(3, 3, 3), [],
+                     'says: --lang reber, which has 7 symbols (B T S X P V E), but its weights read 3; '
+                     '--hid 4, but its weights have 3 hidden units (give'),
+    'a --hid typed': ('anbn_srn2_100.pth', lambda: SRN_model(2, 2, 2), ['--hid', '3'],
+                      'was saved with hid=2 (asked for 3)'),
+    'a --model typed': ('anbn_srn2_100.pth', lambda: SRN_model(2, 2, 2), ['--model', 'lstm'],
+                        "was saved with model='srn' (asked for 'lstm')"),
+    'a --lang typed': ('anbn_srn2_100.pth', lambda: SRN_model(2, 2, 2), ['--lang', 'anbncn'],
+                       'reads 2 symbols, but anbncn has 3 (A B C): give the --lang it was trained on'),
+}
+
+
+@pytest.mark.parametrize('case', list(NAMED_WRONG))
+def test_course_file_name_that_says_nothing_or_contradicts_the_weights(case, tmp_path, capsys):
+    name, make, flags, message = NAMED_WRONG[case]
+    code, path = plot_course_file(tmp_path, name, make, *flags)
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert 'Traceback' not in out + err
+    assert err.splitlines() == [err.strip()] and err.startswith(f'error: {path} ')
+    assert err.strip().endswith(message) if message.endswith(')') else message in err
+    assert not (tmp_path / 'plot').exists() and out == ''
+
+
+def test_course_file_name_from_the_command_line(tmp_path):
+    """The script itself: exit status 0 and the line, or 2 and one line, never a traceback."""
+    course_file(tmp_path, 'anbn_srn2_100.pth', SRN_model(2, 2, 2))
+    course_file(tmp_path, 'weights.pth', SRN_model(2, 2, 2))
+    run = lambda name: subprocess.run(
+        [sys.executable, 'seq_plot.py', '--checkpoint', str(tmp_path / name), '--plot_dir', str(tmp_path / 'plot'),
+         '--num_plot', '1'], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    done = run('anbn_srn2_100.pth')
+    assert done.returncode == 0 and 'Traceback' not in done.stderr, done.stderr
+    assert ('\nsettings from the file name anbn_srn2_100.pth: --lang anbn --model srn --hid 2 (--length 8'
+            in done.stdout)
+    assert pictures(tmp_path) == ['anbn_srn2_100_01.jpg', 'anbn_srn2_100_time.jpg']
+    refused = run('weights.pth')
+    assert refused.returncode == 2 and refused.stdout == ''
+    assert refused.stderr.startswith(f'error: {tmp_path / "weights.pth"} is a bare state_dict') and \
+        len(refused.stderr.splitlines()) == 1 and 'give the --lang' in refused.stderr
 
 
 # ---------------------------------------------------------------- every bad input: one line, nothing written
