@@ -1,8 +1,11 @@
 """Train a classifier on Kuzushiji-MNIST and print the course's log and confusion matrix.
 
     python3 kuzu_main.py --net lin     # or full, or conv
+    python3 kuzu_main.py --net conv --recipe course                    # the course's plain SGD
     python3 kuzu_main.py --net conv --load_model conv.pth --epochs 0   # evaluate a saved model
 
+The networks come from kuzu.py (the file students write: NetLin, NetFull, NetConv), checked
+against the course's contract before training (kuzu_nets.py); the data from kuzu_data.py.
 Besides the log it saves, in --plot_dir, the learning curves (after every epoch), the
 confusion matrix, the most confused pairs as images and what the network looks at, and it
 lists every file it wrote at the end.
@@ -17,21 +20,22 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-import kuzu
+import kuzu_data
+import kuzu_nets
 import kuzu_plots
 from common import (SEED, check_finite, number, pick_device, pyplot, run_main, save_atomic,
                     seed_everything, writable_dir, writable_file)
 
-# How each network is trained when its flags are left at their defaults. lin and full
-# use the course's plain SGD; conv uses its own recipe (the course allows it): Nesterov
-# momentum at a higher learning rate that rises and falls over the run (one-cycle),
+# How each network is trained when its flags are left at their defaults. The course's recipe
+# is plain SGD; by default lin and full use it, and conv its own (the course allows it):
+# Nesterov momentum at a higher learning rate that rises and falls over the run (one-cycle),
 # random shifts of up to a pixel, label smoothing and weight decay, all so that it
-# generalises from few images instead of memorising them.
-RECIPES = {
-    "lin": dict(lr=0.01, mom=0.5, nesterov=False, schedule="constant", shift=0, weight_decay=0.0, label_smoothing=0.0),
-    "full": dict(lr=0.01, mom=0.5, nesterov=False, schedule="constant", shift=0, weight_decay=0.0, label_smoothing=0.0),
-    "conv": dict(lr=0.1, mom=0.9, nesterov=True, schedule="onecycle", shift=1, weight_decay=5e-4, label_smoothing=0.1),
-}
+# generalises from few images instead of memorising them. A student's network that does
+# not suit that recipe (no batch norm, say) trains with --recipe course.
+COURSE = dict(lr=0.01, mom=0.5, nesterov=False, schedule="constant", shift=0, weight_decay=0.0, label_smoothing=0.0)
+CONV = dict(lr=0.1, mom=0.9, nesterov=True, schedule="onecycle", shift=1, weight_decay=5e-4, label_smoothing=0.1)
+RECIPES = {"default": {"lin": COURSE, "full": COURSE, "conv": CONV}, "course": dict.fromkeys(kuzu_nets.NETS, COURSE)}
+CHANCE = 0.15  # a test accuracy up to this share after an epoch is no better than guessing (0.1)
 MAX_EPOCHS = 10000
 MAX_SHIFT = 27  # a shift of 28 pixels or more moves the whole image out of view
 
@@ -72,9 +76,9 @@ def train(args, model, images, labels, optimizer, scheduler, epoch, generator, p
     total_nll = torch.zeros((), device=labels.device)
     with tqdm(total=num_batches, desc=f"epoch {epoch}", unit="batch", leave=False, file=sys.stdout,
               disable=not progress) as bar:  # closed, and wiped, even when Ctrl-C stops the epoch
-        for batch_idx, (data, target) in enumerate(kuzu.batches(images, labels, args.batch_size, generator)):
+        for batch_idx, (data, target) in enumerate(kuzu_data.batches(images, labels, args.batch_size, generator)):
             if args.shift:
-                data = kuzu.random_shift(data, args.shift, generator)
+                data = kuzu_data.random_shift(data, args.shift, generator)
             optimizer.zero_grad()
             output = model(data)
             loss = nll_loss(output, target, args.label_smoothing)
@@ -96,7 +100,7 @@ def test(args, model, images, labels):
     """Evaluate the model on a split; see Evaluation."""
     model.eval()
     total_loss, predicted, confidence = 0.0, [], []
-    for data, target in kuzu.batches(images, labels, args.test_batch_size):
+    for data, target in kuzu_data.batches(images, labels, args.test_batch_size):
         output = model(data)
         total_loss += F.nll_loss(output, target, reduction="sum").item()
         best, guess = output.max(dim=1)
@@ -110,8 +114,8 @@ def test(args, model, images, labels):
 def format_confusion(confusion):
     """The confusion matrix as text: rows are true classes, columns predicted ones."""
     width = max(5, len(str(int(confusion.max()))) + 1)
-    lines = [" true\\pred" + "".join(f"{name:>{width}}" for name in kuzu.CLASSES)]
-    for name, row in zip(kuzu.CLASSES, confusion.tolist()):
+    lines = [" true\\pred" + "".join(f"{name:>{width}}" for name in kuzu_data.CLASSES)]
+    for name, row in zip(kuzu_data.CLASSES, confusion.tolist()):
         lines.append(f"{name:>10}" + "".join(f"{count:>{width}}" for count in row))
     return "\n".join(lines)
 
@@ -133,7 +137,7 @@ def per_class_accuracy(confusion):
 
 def format_per_class(confusion, per_line=5):
     """Per-class accuracy as lines of `per_line` classes, under one heading."""
-    cells = [f"{name} {100 * acc:.1f}%" for name, acc in zip(kuzu.CLASSES, per_class_accuracy(confusion).tolist())]
+    cells = [f"{name} {100 * acc:.1f}%" for name, acc in zip(kuzu_data.CLASSES, per_class_accuracy(confusion).tolist())]
     heading = "Accuracy per class: "
     return "\n".join((heading if i == 0 else " " * len(heading)) + "  ".join(cells[i:i + per_line])
                      for i in range(0, len(cells), per_line))
@@ -143,7 +147,7 @@ def format_parameter_table(model):
     """One line per trainable tensor (name, layer type, shape, count), so the total printed
     above it can be checked by hand."""
     lines = [f"  {'parameter':<13} {'layer':<12} {'shape':<16} {'count':>9}"]
-    for name, layer, shape, count in model.parameter_table():
+    for name, layer, shape, count in kuzu_nets.parameter_table(model):
         lines.append(f"  {name:<13} {layer:<12} {str(shape):<16} {count:>9,}")
     return "\n".join(lines)
 
@@ -152,7 +156,11 @@ def build_parser():
     """The command line: every numeric flag is checked (finite, in range) as it is read."""
     parser = argparse.ArgumentParser(description="Kuzushiji-MNIST classifiers (lin, full, conv)")
     add = parser.add_argument
-    add("--net", choices=sorted(kuzu.MODELS), default="full", help="model: lin, full or conv (default: full)")
+    add("--net", choices=sorted(kuzu_nets.NETS), default="full",
+        help="model: lin, full or conv, the classes NetLin, NetFull, NetConv of kuzu.py (default: full)")
+    add("--recipe", choices=sorted(RECIPES), default="default",
+        help="settings of the flags left unset: course is the course's SGD (lr 0.01, momentum 0.5, nothing "
+             "else) for every net; default is that for lin and full, and conv's own recipe for conv (default: default)")
     add("--lr", type=number(float, 0, low_open=True), default=None,
         help="learning rate (default: 0.01; conv: 0.1, peak of its one-cycle schedule)")
     add("--mom", type=number(float, 0, 1, high_open=True), default=None, help="SGD momentum (default: 0.5; conv: 0.9)")
@@ -184,7 +192,7 @@ def build_parser():
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name, value in RECIPES[args.net].items():
+    for name, value in RECIPES[args.recipe][args.net].items():
         if getattr(args, name, None) is None:  # nesterov has no flag: always the recipe's
             setattr(args, name, value)
     if args.epochs == 0 and args.load_model is None:
@@ -237,6 +245,7 @@ def fit(args, model, train_data, test_data, generator, outputs):
                                        outputs.path("curves"), args.show)
     optimizer = make_optimizer(args, model)
     scheduler = make_scheduler(args, optimizer, len(train_data[1]))
+    at_chance = False
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         train_loss = train(args, model, *train_data, optimizer, scheduler, epoch, generator, progress)
@@ -245,6 +254,11 @@ def fit(args, model, train_data, test_data, generator, outputs):
         if args.verbose:
             print(f"Epoch {epoch} trained in {time.perf_counter() - start:.1f} s")
         print_evaluation(result, num_test, show_matrix=args.verbose or epoch == args.epochs)
+        if result.correct <= CHANCE * num_test and not at_chance:
+            at_chance = True
+            print(f"note: after epoch {epoch} the test accuracy is still at chance: the network is not learning. "
+                  f"Try {'a smaller --lr' if args.recipe == 'course' else '--recipe course (plain SGD)'}, "
+                  "and check that forward ends with log_softmax\n")
         history.append((train_loss, result.loss, 100.0 * result.correct / num_test))
         outputs.draw("learning curves", curves.save, history)
     curves.close()
@@ -255,8 +269,8 @@ def print_confusions(result):
     """The most confused pairs and the accuracy of every class."""
     print("Most confused (true -> predicted):")
     for true, predicted, count, share in most_confused(result.confusion):
-        print(f"  {kuzu.CLASSES[true]:>3} -> {kuzu.CLASSES[predicted]:<3} {count:5d}  "
-              f"({100 * share:.1f}% of {kuzu.CLASSES[true]})")
+        print(f"  {kuzu_data.CLASSES[true]:>3} -> {kuzu_data.CLASSES[predicted]:<3} {count:5d}  "
+              f"({100 * share:.1f}% of {kuzu_data.CLASSES[true]})")
     print(format_per_class(result.confusion))
 
 
@@ -269,24 +283,30 @@ def draw_pictures(args, model, test_images, test_labels, result, outputs):
     if pairs:
         outputs.draw("most confused pairs as images", kuzu_plots.plot_confused_pairs, test_images, test_labels,
                      result.predicted, result.confidence, pairs, title, outputs.path("confused"), show=args.show)
-    outputs.draw("what the model looks at", kuzu_plots.plot_weights, model, args.net, test_images,
-                 outputs.path("weights"), args.show)
+    try:  # the student's layers: what cannot be drawn is skipped, never a traceback after training
+        outputs.draw("what the model looks at", kuzu_plots.plot_weights, model, test_images,
+                     outputs.path("weights"), args.show)
+    except kuzu_plots.NothingToDraw as reason:
+        print(f"skipped the picture of what the model looks at: {reason}")
+    except Exception as err:
+        print(f"skipped the picture of what the model looks at: drawing failed ({kuzu_nets.describe(err)})")
 
 
 def main(argv=None):
     args = parse_args(argv)
-    check_outputs(args)
     seed_everything(args.seed)
     device = pick_device(args.no_cuda)
     generator = torch.Generator().manual_seed(args.seed)  # shuffling and shifts, reproducible
+    model, warnings = kuzu_nets.build(args.net, device)  # a network that breaks the contract stops here
+    check_outputs(args)
     if args.load_model:
-        model = kuzu.load_model(args.load_model, args.net, device)
-    else:
-        model = kuzu.MODELS[args.net]().to(device)
+        kuzu_nets.load_weights(model, args.load_model, args.net, device)
 
-    train_data = kuzu.load_split(args.data_dir, train=True, device=device)
-    test_data = kuzu.load_split(args.data_dir, train=False, device=device)
-    print(f"{type(model).__name__}: {model.num_parameters():,} trainable parameters; device {device}; "
+    train_data = kuzu_data.load_split(args.data_dir, train=True, device=device)
+    test_data = kuzu_data.load_split(args.data_dir, train=False, device=device)
+    for warning in warnings:
+        print(warning)
+    print(f"{type(model).__name__}: {kuzu_nets.num_parameters(model):,} trainable parameters; device {device}; "
           f"{len(train_data[1])} training and {len(test_data[1])} test images")
     print(format_parameter_table(model))
     print(f"SGD{' (Nesterov)' if args.nesterov else ''} lr {args.lr} momentum {args.mom}, {args.schedule} schedule, "
@@ -299,10 +319,10 @@ def main(argv=None):
     result = fit(args, model, train_data, test_data, generator, outputs)
     seconds = time.perf_counter() - start - outputs.seconds
     print_confusions(result)
-    draw_pictures(args, model, *test_data, result, outputs)
-    if args.save_model is not None:
+    if args.save_model is not None:  # before the pictures: the weights are what the run was for
         save_atomic(model.state_dict(), args.save_model)
         outputs.written[args.save_model] = "model weights"
+    draw_pictures(args, model, *test_data, result, outputs)
     done = f"{args.epochs} epochs trained in {seconds:.1f} s" if args.epochs else "Evaluated only"
     print(f"{done}, pictures drawn in {outputs.seconds:.1f} s; files written:")
     for path, what in outputs.written.items():

@@ -8,9 +8,10 @@ CPU here, as one mosaic 0.12 s. Every function saves one figure and returns its 
 import matplotlib
 import numpy as np
 import torch
+import torch.nn as nn
 
-import kuzu
 from common import pyplot, save_figure, write_atomic
+from kuzu_data import CLASSES
 
 TILE = 28   # pixels of one image tile (KMNIST images are 28x28)
 GAP = 4     # pixels between tiles in a mosaic
@@ -130,9 +131,9 @@ def plot_confusion(confusion, title, path, show=False):
     cmap = matplotlib.colormaps["Reds"].with_extremes(bad="0.85")
     image = ax.imshow(mistakes, cmap=cmap, vmin=0)
     fig.colorbar(image, ax=ax, shrink=0.85).set_label("test images misclassified (off-diagonal cells)")
-    ticks = range(len(kuzu.CLASSES))
-    ax.set_xticks(ticks, kuzu.CLASSES)
-    ax.set_yticks(ticks, kuzu.CLASSES)
+    ticks = range(len(CLASSES))
+    ax.set_xticks(ticks, CLASSES)
+    ax.set_yticks(ticks, CLASSES)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(f"{title}\n(grey diagonal: correctly classified)", fontsize=10)
@@ -175,7 +176,7 @@ def plot_confused_pairs(images, labels, predicted, confidence, pairs, title, pat
             found = _spread(torch.nonzero((labels == cls) & (predicted == called))[:, 0], confidence, size)
             slots += found.tolist() + [None] * (size - len(found))
         rows.append([None if i is None else images[i] for i in slots])
-        captions.append([None if i is None else f"{kuzu.CLASSES[predicted[i]]} {100 * confidence[i]:.0f}%"
+        captions.append([None if i is None else f"{CLASSES[predicted[i]]} {100 * confidence[i]:.0f}%"
                          for i in slots])
     image, top = mosaic(rows, spacers=(wrong - 1, wrong + right - 1))
     fig, ax = _mosaic_figure(plt, image, extra_width=0.8, title_lines=4)
@@ -187,7 +188,7 @@ def plot_confused_pairs(images, labels, predicted, confidence, pairs, title, pat
                 ax.text(x, y, text, ha="center", va="bottom", fontsize=7)
         count = int(((labels == true) & (predicted == guess)).sum())
         x, y = top(r, 0)
-        ax.text(x - TILE / 2 - GAP, y + TILE / 2, f"{kuzu.CLASSES[true]} \u2192 {kuzu.CLASSES[guess]}\n{count} times",
+        ax.text(x - TILE / 2 - GAP, y + TILE / 2, f"{CLASSES[true]} \u2192 {CLASSES[guess]}\n{count} times",
                 ha="right", va="center", fontsize=8)
     for first, size, heading in ((0, wrong, "misclassified"), (wrong, right, "true class"),
                                  (wrong + right, right, "predicted class")):
@@ -205,21 +206,46 @@ def _signed(tile):
     return tile / max(float(np.abs(tile).max()), 1e-12)
 
 
-def plot_weights(model, name, images, path, show=False):
-    """What the network `name` looks at, one figure per net (images: the test images,
-    (N, 1, 28, 28)):
-    lin: each class's 784 weights as a 28x28 image, on one colour scale;
-    full: the input weights of the 16 hidden units with the largest output weights, each over
-          the mean of the 50 test images that drive that unit highest;
-    conv: the 16 first-layer 5x5 filters, each over what it makes of the first test image."""
+class NothingToDraw(Exception):
+    """The network has no layer that a picture of what it looks at can be made from."""
+
+
+def first_layer(model):
+    """The layer that sees the pixels: the first nn.Conv2d with one input channel, else the first
+    nn.Linear with 784 inputs, found by walking the modules (any names will do)."""
+    modules = list(model.modules())
+    conv = next((m for m in modules if isinstance(m, nn.Conv2d) and m.in_channels == 1), None)
+    if conv is not None:
+        return conv
+    linear = next((m for m in modules if isinstance(m, nn.Linear) and m.in_features == TILE * TILE), None)
+    if linear is None:
+        raise NothingToDraw(f"{type(model).__name__} has no nn.Conv2d with one input channel "
+                            f"and no nn.Linear with {TILE * TILE} inputs")
+    return linear
+
+
+def plot_weights(model, images, path, show=False):
+    """What the network looks at (images: the test images, (N, 1, 28, 28)), from the layer that
+    sees the pixels (first_layer):
+    a linear layer to 10 outputs: each class's 784 weights as a 28x28 image, on one colour scale;
+    a linear layer to hidden units: the input weights of the 16 units that matter most (largest
+          weights out of them, when the next linear layer takes them in), each over the mean of
+          the 50 test images that drive that unit highest;
+    a convolution: its first 16 filters, each over what it makes of the first test image.
+    NothingToDraw when there is no such layer."""
+    layer = first_layer(model)
     plt = pyplot(show)
-    draw = {"lin": _class_weights, "full": _hidden_units, "conv": _first_filters}[name]
-    fig = draw(plt, model, images)
+    if isinstance(layer, nn.Conv2d):
+        fig = _first_filters(plt, model, layer, images)
+    elif layer.out_features == 10:
+        fig = _class_weights(plt, model, layer)
+    else:
+        fig = _hidden_units(plt, model, layer, images)
     return _finish(plt, fig, path, show)
 
 
-def _class_weights(plt, model, images):
-    weights = model.out.weight.detach().cpu().view(10, TILE, TILE).numpy()
+def _class_weights(plt, model, layer):
+    weights = layer.weight.detach().cpu().view(10, TILE, TILE).numpy()
     grid, top = mosaic([list(weights[:5]), list(weights[5:])])
     fig, ax = _mosaic_figure(plt, grid, extra_width=1.2)
     limit = float(np.abs(weights).max())
@@ -227,47 +253,71 @@ def _class_weights(plt, model, images):
     bar = fig.colorbar(shown, ax=ax, shrink=0.8)
     bar.set_label("weight (red: evidence for the class)", fontsize=8)
     bar.ax.tick_params(labelsize=8)
-    for i, label in enumerate(kuzu.CLASSES):
+    for i, label in enumerate(CLASSES):
         x, y = top(i // 5, i % 5)
         ax.text(x, y, label, ha="center", va="bottom", fontsize=9)
-    ax.set_title("NetLin: each class's weights on the 28x28 pixels", fontsize=10)
+    ax.set_title(f"{type(model).__name__}: each class's weights on the 28x28 pixels", fontsize=10)
     return fig
 
 
-def _hidden_units(plt, model, images):
-    out = model.out.weight.detach().cpu()
-    units = out.norm(dim=0).argsort(descending=True)[:16]
-    weights = model.hid.weight.detach().cpu()[units].view(-1, TILE, TILE).numpy()
+def _next_linear(model, layer):
+    """The nn.Linear after `layer` in the model's modules that takes its outputs in, or None."""
+    modules = list(model.modules())
+    return next((m for m in modules[modules.index(layer) + 1:]
+                 if isinstance(m, nn.Linear) and m.in_features == layer.out_features), None)
+
+
+def _hidden_units(plt, model, layer, images):
+    after = _next_linear(model, layer)
+    out = after.weight.detach().cpu() if after is not None else None
+    importance = out.norm(dim=0) if out is not None else layer.weight.detach().cpu().norm(dim=1)
+    units = importance.argsort(descending=True)[:16]
+    weights = layer.weight.detach().cpu()[units].view(-1, TILE, TILE).numpy()
     with torch.no_grad():
-        activation = model.hid(images.flatten(1))[:, units.to(images.device)].cpu()
-    drivers = activation.topk(50, dim=0).indices.T  # (16, 50): each unit's 50 strongest inputs
+        activation = layer(images.flatten(1))[:, units.to(images.device)].cpu()
+    drivers = activation.topk(min(50, len(images)), dim=0).indices.T  # each unit's strongest inputs
     means = [images[i.to(images.device), 0].mean(dim=0).cpu().numpy() for i in drivers]
-    labels = [f"h{u} +{kuzu.CLASSES[int(out[:, u].argmax())]} \u2212{kuzu.CLASSES[int(out[:, u].argmin())]}"
-              for u in units.tolist()]
+    if out is not None and out.shape[0] == 10:
+        labels = [f"h{u} +{CLASSES[int(out[:, u].argmax())]} \u2212{CLASSES[int(out[:, u].argmin())]}"
+                  for u in units.tolist()]
+        ranked = "with the largest output weights"
+        legend = "; +class it favours most, \u2212least"
+    else:
+        labels, ranked, legend = [f"h{u}" for u in units.tolist()], "with the largest input weights", ""
     fig = _tiles_over_tiles(plt, [_signed(w) for w in weights], labels,
                             [_colour(m, "gray", -1, 1) for m in means], 8)
-    fig.axes[0].set_title("NetFull: input weights of the 16 hidden units with the largest output weights\n"
-                 "(each on its own scale, red positive; +class it favours most, \u2212least),\n"
-                 "and below each, the mean of the 50 test images that drive it highest", fontsize=9)
+    fig.axes[0].set_title(f"{type(model).__name__}: input weights of the {len(units)} hidden units {ranked}\n"
+                          f"(each on its own scale, red positive{legend}),\n"
+                          "and below each, the mean of the test images that drive it highest", fontsize=9)
     return fig
 
 
-def _first_filters(plt, model, images):
-    image = images[0]
-    filters = model.conv1.weight.detach().cpu()[:, 0].numpy()
+def _fit_tile(array):
+    """A 2-D array centred in a TILExTILE tile (padded with NaN, or cropped if larger)."""
+    tile = np.full((TILE, TILE), np.nan, dtype=np.float32)
+    h, w = min(array.shape[0], TILE), min(array.shape[1], TILE)
+    top, left = (array.shape[0] - h) // 2, (array.shape[1] - w) // 2
+    y, x = (TILE - h) // 2, (TILE - w) // 2
+    tile[y:y + h, x:x + w] = array[top:top + h, left:left + w]
+    return tile
+
+
+def _first_filters(plt, model, conv, images):
+    image = images[:1]
+    filters = conv.weight.detach().cpu()[:16, 0].numpy()
     with torch.no_grad():
         model.eval()
-        maps = torch.relu(model.bn1(model.conv1(image.unsqueeze(0))))[0].cpu().numpy()
-    maps /= max(float(maps.max()), 1e-12)
-    # each 5x5 filter enlarged to 25x25 and centred in a 28x28 tile, to sit above its map
-    big = [np.pad(np.kron(_signed(f), np.ones((5, 5))), ((1, 2), (1, 2)), constant_values=np.nan)
-           for f in filters]
-    fig = _tiles_over_tiles(plt, big, [f"filter {i + 1}" for i in range(16)],
-                            [_colour(m, "magma", 0, 1) for m in maps], 8,
-                            first=_colour(image[0].cpu().numpy(), "gray", -1, 1))
-    fig.axes[0].set_title("NetConv: the 16 first-layer 5x5 filters (each on its own scale, red positive),\n"
-                          "and below each, what it makes of the test image on the left after batch norm and relu",
-                          fontsize=9)
+        maps = conv(image)[0, :16].cpu().numpy()
+    # each filter enlarged by a whole factor to nearly fill a tile, to sit above its map
+    factor = max(1, (TILE - 3) // max(filters.shape[1:]))
+    big = [_fit_tile(np.kron(_signed(f), np.ones((factor, factor)))) for f in filters]
+    below = [_colour(_fit_tile(_signed(m)), "RdBu_r", -1, 1) for m in maps]
+    size = "x".join(map(str, conv.kernel_size))
+    fig = _tiles_over_tiles(plt, big, [f"filter {i + 1}" for i in range(len(big))], below, 8,
+                            first=_colour(image[0, 0].cpu().numpy(), "gray", -1, 1))
+    fig.axes[0].set_title(f"{type(model).__name__}: the first {len(big)} filters ({size}) of the first conv layer "
+                          "(each on its own scale, red positive),\nand below each, its output on the test image "
+                          "on the left (each on its own scale)", fontsize=9)
     return fig
 
 

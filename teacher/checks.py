@@ -2,13 +2,14 @@
 scratch copy of one submission, and either returns a one-line note (passed) or raises (failed:
 Failed for a wrong answer, anything else for broken code).
 
-The networks are checked against the assignment, not against the reference solution: any
-layer sizes, initialisation or extras (batch norm, dropout, pooling) are fine as long as the
-structure asked for is there. The activations a network uses are read off its forward pass
-with a TorchFunctionMode, which sees every torch function it calls (F.relu, torch.tanh,
-nn.Tanh, x.relu() alike).
+Everything is checked through the course's contract only, never against the reference
+solution's names: Part 1 builds NetLin, NetFull and NetConv with no arguments (kuzu_nets.py) and
+looks at their modules and forward pass; any layer names, sizes, initialisation or extras (batch
+norm, dropout, pooling) are fine as long as the structure asked for is there. The activations a
+network uses are read off its forward pass with a TorchFunctionMode, which sees every torch
+function it calls (F.relu, torch.tanh, nn.Tanh, x.relu() alike). Part 2 builds MLP(4, act) from
+check.py, calls its set_weights() and runs it on check.csv (check_data.py).
 """
-import csv
 import errno
 import importlib
 import os
@@ -19,8 +20,11 @@ import traceback
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torchvision  # noqa: F401  (kuzu.py imports it: loaded once here, so each forked check starts at once)
 from torch.overrides import TorchFunctionMode
+
+import check_data
+import kuzu_nets
+from common import UserError
 
 WRITE_LIMIT = 4 * 2 ** 20  # bytes a check may write to any one file, its printed output included
 ACTIVATIONS = {"relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus",
@@ -46,9 +50,15 @@ def check(name, file, part, description):
 # ----------------------------------------------------------------------------
 # Part 1: the networks
 
+SHORT = {class_name: short for short, class_name in kuzu_nets.NETS.items()}
+
+
 def network(class_name):
-    """A fresh instance of the submission's network, built as kuzu_main.py builds it."""
-    return getattr(importlib.import_module("kuzu"), class_name)()
+    """A fresh instance of the submission's network, built and checked as kuzu_main.py does it."""
+    try:
+        return kuzu_nets.build(SHORT[class_name])[0]
+    except UserError as err:  # a break of the course's contract
+        raise Failed(str(err)) from None
 
 
 def bars(n, seed):
@@ -157,13 +167,22 @@ def forward_shapes(class_name):
         if not isinstance(output, torch.Tensor) or output.shape != (n, 10):
             shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
             raise Failed(f"{n} image{'s' if n > 1 else ''} of shape ({n}, 1, 28, 28) gave {shape}, not ({n}, 10)")
-        if not torch.isfinite(output).all() or not torch.allclose(output.logsumexp(dim=1), torch.zeros(n), atol=1e-4):
+        if not log_probabilities(output):
             raise Failed("the outputs are not log-probabilities (exp of each row must sum to 1)")
     return "(1, 10) and (8, 10) log-probabilities"
 
 
+def log_probabilities(output):
+    """Whether `output` is a finite float tensor whose rows are log-probabilities (exp sums to 1)."""
+    return (isinstance(output, torch.Tensor) and output.is_floating_point() and bool(torch.isfinite(output).all())
+            and torch.allclose(output.double().logsumexp(dim=1), torch.zeros(len(output), dtype=torch.float64),
+                               atol=1e-4))
+
+
 def trains(class_name):
-    """TRAIN_BATCHES batches of the course's SGD on synthetic bars lower the held-out loss by 20%."""
+    """TRAIN_BATCHES batches of the course's SGD on synthetic bars: the held-out loss, a true
+    negative log likelihood (the outputs stay log-probabilities), falls by 20%, and the held-out
+    accuracy ends at least twice chance. A loss that falls below zero is not training."""
     model = network(class_name)
     images, labels = bars(TRAIN_BATCHES * BATCH_SIZE, seed=1)
     held_out, held_out_labels = bars(200, seed=2)
@@ -171,19 +190,26 @@ def trains(class_name):
     def loss():
         model.eval()
         with torch.no_grad():
-            return F.nll_loss(model(held_out), held_out_labels).item()
+            output = model(held_out)
+        if not log_probabilities(output):
+            raise Failed("the held-out outputs are not log-probabilities (exp of each row must sum to 1), "
+                         "so the loss is not a negative log likelihood")
+        return F.nll_loss(output, held_out_labels).item(), (output.argmax(dim=1) == held_out_labels).double().mean()
 
-    before = loss()
+    before, _ = loss()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
     model.train()
     for batch, batch_labels in zip(images.split(BATCH_SIZE), labels.split(BATCH_SIZE)):
         optimizer.zero_grad()
         F.nll_loss(model(batch), batch_labels).backward()
         optimizer.step()
-    after = loss()
+    after, accuracy = loss()
     if not after < 0.8 * before:  # also false for NaN
         raise Failed(f"held-out loss {before:.3f} -> {after:.3f} after {TRAIN_BATCHES} batches: want 20% lower")
-    return f"held-out loss {before:.3f} -> {after:.3f} after {TRAIN_BATCHES} batches"
+    if accuracy < 0.2:
+        raise Failed(f"held-out accuracy {100 * accuracy:.0f}% after {TRAIN_BATCHES} batches: want at least 20% "
+                     "(chance is 10%)")
+    return f"held-out loss {before:.3f} -> {after:.3f}, accuracy {100 * accuracy:.0f}% after {TRAIN_BATCHES} batches"
 
 
 def network_checks(short, class_name):
@@ -201,48 +227,48 @@ for short_name, network_class in (("lin", "NetLin"), ("full", "NetFull"), ("conv
 # ----------------------------------------------------------------------------
 # Part 2: the hand-designed weights
 
-def points_right(weights, scale, act):
-    """How many of check.csv's nine points the weights (times scale) classify right, computed
-    here from the weights alone, so that only HAND_WEIGHTS and SIG_SCALE are marked."""
+def hand_set(act):
+    """The submission's MLP(4, act) after its set_weights(), and its outputs and the targets on the
+    points of check.csv, through the course's contract (check_data.py)."""
     try:
-        w, b, v, c = (torch.tensor(weights[key], dtype=torch.float64) * float(scale)
-                      for key in ("in_hid_weight", "hid_bias", "hid_out_weight", "out_bias"))
-    except (KeyError, TypeError, ValueError) as err:
-        raise Failed(f"HAND_WEIGHTS or SIG_SCALE is not usable: {type(err).__name__}: {err}") from None
-    hid = len(b)
-    if w.shape != (hid, 2) or b.shape != (hid,) or v.shape != (1, hid) or c.shape != (1,):
-        raise Failed(f"HAND_WEIGHTS shapes {[list(t.shape) for t in (w, b, v, c)]}: want [H, 2], [H], [1, H], [1]")
-    with open("check.csv", newline="") as file:
-        rows = [[float(cell) for cell in row] for row in list(csv.reader(file))[1:] if row]
-    data = torch.tensor(rows, dtype=torch.float64)
-    activation = (lambda z: (z >= 0).double()) if act == "step" else torch.sigmoid
-    output = activation(activation(data[:, :2] @ w.T + b) @ v.T + c)[:, 0]
-    return int(((output >= 0.5).double() == data[:, 2]).sum())
+        net = check_data.build_mlp(4, act)
+        check_data.enter_hand_weights(net)
+        inputs, targets = check_data.load_data("check.csv")
+        check_data.check_forward(net, inputs)
+        with torch.no_grad():
+            return net(inputs).double(), targets.double()
+    except UserError as err:  # a break of the contract, or set_weights not written yet
+        raise Failed(str(err)) from None
 
 
-@check("step_weights", "check.py", 2, "HAND_WEIGHTS: the step network gets all nine points of check.csv right")
+def points_right(output, targets):
+    return int(((output >= 0.5).double() == targets).sum())
+
+
+@check("step_weights", "check.py", 2, "set_weights: the step network gets every point of check.csv right")
 def step_weights(context):
-    right = points_right(importlib.import_module("check").HAND_WEIGHTS, 1, "step")
-    if right != 9:
-        raise Failed(f"{right} of 9 points right with step")
-    return "9 of 9 points right with step"
+    output, targets = hand_set("step")
+    right = points_right(output, targets)
+    if right != len(targets):
+        raise Failed(f"{right} of {len(targets)} points right with step")
+    return f"{right} of {right} points right with step"
 
 
-@check("sig_weights", "check.py", 2, "SIG_SCALE: HAND_WEIGHTS x SIG_SCALE get all nine points right with sigmoid")
+@check("sig_weights", "check.py", 2, "set_weights with sigmoid: the rescaled weights mimic the step network")
 def sig_weights(context):
-    """Marks the scale alone: with the submission's weights when they solve the step task, else
-    with the reference weights, so that one wrong weight does not cost this check too."""
-    submission = importlib.import_module("check")
-    scale = submission.SIG_SCALE
-    try:
-        own = points_right(submission.HAND_WEIGHTS, 1, "step") == 9
-    except Failed:
-        own = False
-    whose = "HAND_WEIGHTS" if own else "the reference weights (HAND_WEIGHTS fail the step task)"
-    right = points_right(submission.HAND_WEIGHTS if own else context["reference_weights"], scale, "sigmoid")
-    if right != 9:
-        raise Failed(f"{whose} x SIG_SCALE {scale!r}: {right} of 9 points right with sigmoid")
-    return f"{whose} x SIG_SCALE {scale!r}: 9 of 9 points right with sigmoid"
+    """Marks the rescaling alone: full marks when the sigmoid network gets every point right, or
+    when its outputs are each within 0.1 of its own step network's (the design may be wrong, the
+    rescaling is right), so that one wrong weight does not cost this check too."""
+    output, targets = hand_set("sig")
+    right = points_right(output, targets)
+    if right == len(targets):
+        return f"{right} of {right} points right with sigmoid"
+    step, _ = hand_set("step")
+    gap = float((output - step).abs().max())
+    if gap <= 0.1:
+        return f"{right} of {len(targets)} right, as its step network: each sigmoid output within {gap:.3f} of it"
+    raise Failed(f"{right} of {len(targets)} points right with sigmoid, and outputs up to {gap:.2f} away from "
+                 "the step network's: scale the weights up further")
 
 
 # ----------------------------------------------------------------------------

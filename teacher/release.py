@@ -13,14 +13,15 @@ Answers are marked in the source with plain comments that do not change how the 
     <!-- END SOLUTION -->
 
 In a Python file the block becomes a stub at the marker's indentation. Inside a function it
-becomes `raise NotImplementedError(pointer)`. Elsewhere (a class body, the module) the stub is the
-pointer as a comment, every function in the block reduced to its `def` line (less the parameters
-that have defaults) and that `raise`,
+becomes `raise NotImplementedError(pointer)`, unless it holds only assignments (the numbers a
+student enters, say): those are kept with each number replaced by 0, under the pointer as a
+comment. Elsewhere (a class body, the module) the stub is the pointer as a comment, every function
+in the block reduced to its `def` line (less the parameters that have defaults) and that `raise`,
 every assignment kept with each number replaced by 0, and nothing else (docstrings and comments
 go). In a Markdown file the block is removed, or replaced by the marker's text. A marker
 that is unclosed, nested, unknown or has no pointer in Python stops the release with one line
-naming the file and line. The teacher's folder and the tests that check the answers themselves
-are left out. The same tree always gives the same edition, byte for byte; releasing again into
+naming the file and line. Only the files SHIPPED names go into the edition (an allow-list, so
+that a new teacher-only file stays with the teacher unless it is added there). The same tree always gives the same edition, byte for byte; releasing again into
 the same folder replaces the earlier edition.
 """
 import argparse
@@ -43,7 +44,9 @@ sys.path.insert(0, ROOT)
 from common import UserError, run_main  # noqa: E402  (needs ROOT on the path)
 
 # Paths (a trailing / means a whole folder) that stay with the teacher.
-LEFT_OUT = ("teacher/", "tests/test_teacher.py", "tests/test_kuzu.py", "tests/test_check.py", "bench/", ".ci/")
+# The files of the edition, as patterns of paths (a * stays within one folder): the kit's modules
+# and scripts, its data and set-up files, the README and the students' own tests.
+SHIPPED = ("*.py", "check.csv", "requirements.txt", "pytest.ini", ".gitignore", "README.md", "tests/test_student.py")
 # Marks a folder as an edition, so that releasing again may replace it (and nothing else).
 STAMP = ".student-edition"
 STAMP_TEXT = "Student edition written by teacher/release.py; releasing again replaces this folder.\n"
@@ -61,9 +64,14 @@ MARKERS = {  # file extension -> (begin, end, anything that looks like a marker)
 # ----------------------------------------------------------------------------
 # Which files
 
-def source_files(root, out):
+def shipped(path, patterns):
+    """Whether `path` (relative, with /) matches one of `patterns`, a * not crossing folders."""
+    return any(fnmatch.fnmatch(path, pattern) and path.count("/") == pattern.count("/") for pattern in patterns)
+
+
+def source_files(root, out, patterns=SHIPPED):
     """The kit's files, relative to root, sorted: those git tracks, or (no git) every file but
-    the ones .gitignore names; the teacher's (LEFT_OUT) and the output folder excluded."""
+    the ones .gitignore names; only those `patterns` ship (see shipped), the output folder excluded."""
     try:
         listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True)
         paths = [p for p in listed.stdout.decode().split("\0") if p]
@@ -72,7 +80,7 @@ def source_files(root, out):
     out = os.path.abspath(out)
     return sorted(p for p in paths
                   if os.path.isfile(os.path.join(root, p)) and not os.path.islink(os.path.join(root, p))
-                  and not any(p == skip or skip.endswith("/") and p.startswith(skip) for skip in LEFT_OUT)
+                  and shipped(p, patterns)
                   and not os.path.abspath(os.path.join(root, p)).startswith(out + os.sep))
 
 
@@ -187,6 +195,16 @@ def in_function(tree, lines, first, last):
                               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
 
 
+def only_assignments(block, indent):
+    """Whether a block's lines are assignments and comments only."""
+    source = "\n".join(line[len(indent):] if line.startswith(indent) else line.lstrip() for line in block)
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    return bool(body) and all(isinstance(node, (ast.Assign, ast.AnnAssign)) for node in body)
+
+
 def student_text(text, path):
     """A .py or .md file's text with its marked blocks replaced; other files unchanged.
     Returns (text, number of blocks replaced)."""
@@ -200,7 +218,8 @@ def student_text(text, path):
         except SyntaxError as err:
             raise UserError(f"{path}:{err.lineno}: not valid Python ({err.msg})") from None
     for first, last, indent, pointer in reversed(blocks):
-        if path.endswith(".py") and in_function(tree, lines, first, last):
+        if path.endswith(".py") and in_function(tree, lines, first, last) \
+                and not only_assignments(lines[first + 1:last], indent):
             replacement = [indent + raise_line(pointer)]
         elif path.endswith(".py"):
             replacement = python_stub(lines[first + 1:last], indent, pointer, f"{path}:{first + 1}")
@@ -226,11 +245,11 @@ def check_out_dir(out, root):
     return out
 
 
-def release(root, out):
+def release(root, out, patterns=SHIPPED):
     """Write the student edition of the kit at `root` into `out`; return {path: blocks replaced}."""
     out = check_out_dir(out, root)
     edition = {}
-    for path in source_files(root, out):  # read and transform everything before writing anything
+    for path in source_files(root, out, patterns):  # read and transform everything before writing anything
         with open(os.path.join(root, path), "rb") as file:
             data = file.read()
         blocks = 0
@@ -268,7 +287,7 @@ def main(argv=None, root=ROOT):
     written = release(root, args.out)
     replaced = ", ".join(f"{path} {n}" for path, n in written.items() if n)
     print(f"student edition written to {args.out}: {len(written)} files; solution blocks replaced: {replaced}")
-    print(f"left out: {', '.join(LEFT_OUT)}")
+    print(f"shipped: only {', '.join(SHIPPED)} (teacher/release.py SHIPPED)")
 
 
 if __name__ == "__main__":

@@ -2,44 +2,20 @@
 synthetic files in torchvision's IDX layout (no network, no shared data needed)."""
 import os
 import re
-import struct
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 import kuzu
+import kuzu_data
 import kuzu_main
+import kuzu_nets
 from common import run_main
+from kit import FIXTURES, kit_copy, make_kmnist, run_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_DATA = os.path.join(ROOT, "..", "shared", "data", "kmnist-7k")
-
-
-def write_idx(path, array):
-    """Write a uint8 array as an IDX file (magic 0x0000080N, big-endian sizes)."""
-    with open(path, "wb") as f:
-        f.write(struct.pack(">I", 0x0800 + array.ndim))
-        f.write(struct.pack(f">{array.ndim}I", *array.shape))
-        f.write(array.astype(np.uint8).tobytes())
-
-
-def make_kmnist(root, n_train=300, n_test=100, seed=0):
-    """Synthetic KMNIST: class c is a bright bar at row 2c+4 plus noise, so it is learnable."""
-    rng = np.random.default_rng(seed)
-    raw = os.path.join(root, "KMNIST", "raw")
-    os.makedirs(raw)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        labels = np.arange(n) % 10
-        rng.shuffle(labels)
-        images = rng.integers(0, 60, size=(n, 28, 28))
-        for i, c in enumerate(labels):
-            images[i, 2 * c + 4, 4:24] = 255
-        write_idx(os.path.join(raw, f"{prefix}-images-idx3-ubyte"), images)
-        write_idx(os.path.join(raw, f"{prefix}-labels-idx1-ubyte"), labels)
-    return root
 
 
 @pytest.fixture
@@ -47,21 +23,18 @@ def data_dir(tmp_path):
     return make_kmnist(str(tmp_path / "data"))
 
 
-def run_script(*args):
-    """Run kuzu_main.py as a user would; the proxy makes any download fail at once."""
-    env = dict(os.environ, http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9")
-    return subprocess.run([sys.executable, os.path.join(ROOT, "kuzu_main.py"), *args],
-                          capture_output=True, text=True, env=env, timeout=120)
+def run_main_script(*args):
+    return run_script("kuzu_main.py", *args)
 
 
 def test_load_split_reads_idx_and_normalises(data_dir):
-    images, labels = kuzu.load_split(data_dir, train=True)
+    images, labels = kuzu_data.load_split(data_dir, train=True)
     assert images.shape == (300, 1, 28, 28) and images.dtype == torch.float32
     assert labels.shape == (300,) and labels.dtype == torch.int64
     assert images.min() >= -1 and images.max() == 1  # (x/255 - 0.5) / 0.5
     c = int(labels[0])
     assert torch.all(images[0, 0, 2 * c + 4, 4:24] == 1)
-    test_images, _ = kuzu.load_split(data_dir, train=False)
+    test_images, _ = kuzu_data.load_split(data_dir, train=False)
     assert test_images.shape == (100, 1, 28, 28)
 
 
@@ -69,16 +42,16 @@ def test_batches_cover_every_image_once_when_shuffled():
     labels = torch.arange(130)
     images = labels.float().view(-1, 1, 1, 1)
     generator = torch.Generator().manual_seed(0)
-    seen = torch.cat([y for _, y in kuzu.batches(images, labels, 64, generator)])
+    seen = torch.cat([y for _, y in kuzu_data.batches(images, labels, 64, generator)])
     assert sorted(seen.tolist()) == list(range(130)) and seen.tolist() != list(range(130))
-    sizes = [len(y) for _, y in kuzu.batches(images, labels, 64)]
+    sizes = [len(y) for _, y in kuzu_data.batches(images, labels, 64)]
     assert sizes == [64, 64, 2]
 
 
 def test_random_shift_translates_each_image_by_at_most_max_shift():
     images = torch.full((20, 1, 28, 28), -1.0)
     images[:, 0, 10:18, 12:16] = torch.linspace(0, 1, 20).view(20, 1, 1)  # a distinct block per image
-    shifted = kuzu.random_shift(images, 2, torch.Generator().manual_seed(0))
+    shifted = kuzu_data.random_shift(images, 2, torch.Generator().manual_seed(0))
     offsets = set()
     for before, after in zip(images, shifted):
         rows, cols = torch.nonzero(after[0] > -1, as_tuple=True)
@@ -87,19 +60,19 @@ def test_random_shift_translates_each_image_by_at_most_max_shift():
         assert torch.equal(torch.roll(before, (dy, dx), dims=(1, 2)), after)
         offsets.add((dy, dx))
     assert len(offsets) > 5
-    assert torch.equal(kuzu.random_shift(images, 0), images)
+    assert torch.equal(kuzu_data.random_shift(images, 0), images)
 
 
 def test_parameter_counts():
-    assert kuzu.NetLin().num_parameters() == 784 * 10 + 10
-    assert kuzu.NetFull(hid=50).num_parameters() == 784 * 50 + 50 + 50 * 10 + 10
+    assert kuzu_nets.num_parameters(kuzu.NetLin()) == 784 * 10 + 10
+    assert kuzu_nets.num_parameters(kuzu.NetFull(hid=50)) == 784 * 50 + 50 + 50 * 10 + 10
     conv = 1 * 16 * 25 + 2 * 16 + 16 * 32 * 9 + 2 * 32 + 32 * 7 * 7 * 128 + 128 + 128 * 10 + 10
-    assert kuzu.NetConv().num_parameters() == conv
+    assert kuzu_nets.num_parameters(kuzu.NetConv()) == conv
 
 
 @pytest.mark.parametrize("name", ["lin", "full", "conv"])
 def test_models_output_log_probabilities(name):
-    model = kuzu.MODELS[name]().eval()
+    model = getattr(kuzu, kuzu_nets.NETS[name])().eval()
     out = model(torch.randn(5, 1, 28, 28))
     assert out.shape == (5, 10)
     assert torch.allclose(out.exp().sum(dim=1), torch.ones(5), atol=1e-5)
@@ -117,7 +90,7 @@ def test_main_prints_the_course_format_and_saves(data_dir, tmp_path, capsys):
     assert len(tests) == 2
     assert int(tests[-1][1]) >= 90  # the bars are easy to learn
     rows = re.findall(r"^ +(o|ki|su|tsu|na|ha|ma|ya|re|wo)((?: +\d+){10})$", out, re.M)
-    assert [r[0] for r in rows[:10]] == list(kuzu.CLASSES)
+    assert [r[0] for r in rows[:10]] == list(kuzu_data.CLASSES)
     last = np.array([[int(v) for v in r[1].split()] for r in rows[-10:]])
     assert last.sum() == 100 and np.trace(last) == int(tests[-1][1])
     assert "Most confused (true -> predicted):" in out
@@ -154,10 +127,10 @@ def test_output_fits_the_line_budget(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", ["lin", "full", "conv"])
 def test_parameter_table_sums_to_the_count(name):
-    model = kuzu.MODELS[name]()
+    model = getattr(kuzu, kuzu_nets.NETS[name])()
     rows = kuzu_main.format_parameter_table(model).splitlines()[1:]
     counts = [int(row.split()[-1].replace(",", "")) for row in rows]
-    assert sum(counts) == model.num_parameters()
+    assert sum(counts) == kuzu_nets.num_parameters(model)
     shapes = [eval(row[row.index("("):row.index(")") + 1]) for row in rows]  # the printed shapes
     assert counts == [int(np.prod(shape)) for shape in shapes]
     assert len(rows) == len(list(model.parameters()))
@@ -183,7 +156,7 @@ def test_help_shows_every_default():
 
 
 def test_progress_bar_keeps_the_log_lines(data_dir, capsys):
-    images, labels = kuzu.load_split(data_dir, train=True)
+    images, labels = kuzu_data.load_split(data_dir, train=True)
     args = kuzu_main.parse_args(["--net", "lin", "--log_interval", "2"])
     losses = []
     for progress in (False, True):
@@ -225,12 +198,12 @@ def test_conv_learns_with_its_own_recipe(data_dir, tmp_path, capsys):
 
 
 def test_missing_data_gives_one_line_error(tmp_path):
-    result = run_script("--data_dir", str(tmp_path / "nothing"), "--no_cuda")
+    result = run_main_script("--data_dir", str(tmp_path / "nothing"), "--no_cuda")
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: KMNIST data not found")
-    for name in kuzu.RAW_FILES:
+    for name in kuzu_data.RAW_FILES:
         assert name in lines[0]
     assert os.path.join(str(tmp_path / "nothing"), "KMNIST", "raw") in lines[0]
     assert not os.path.exists(tmp_path / "nothing")  # the failed download left no empty folders
@@ -240,26 +213,26 @@ def test_truncated_file_gives_one_line_error(data_dir):
     path = os.path.join(data_dir, "KMNIST", "raw", "train-images-idx3-ubyte")
     with open(path, "r+b") as f:
         f.truncate(5000)
-    result = run_script("--data_dir", data_dir, "--no_cuda")
+    result = run_main_script("--data_dir", data_dir, "--no_cuda")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "truncated or corrupt" in lines[0]
 
 
 def test_unknown_net_is_an_argparse_error():
-    result = run_script("--net", "cnn")
+    result = run_main_script("--net", "cnn")
     assert result.returncode == 2 and "invalid choice: 'cnn'" in result.stderr
 
 
 @pytest.mark.skipif(not os.path.isdir(REAL_DATA), reason="shared KMNIST subset not present")
 def test_real_kmnist_subset_loads():
-    images, labels = kuzu.load_split(REAL_DATA, train=True)
-    test_images, test_labels = kuzu.load_split(REAL_DATA, train=False)
+    images, labels = kuzu_data.load_split(REAL_DATA, train=True)
+    test_images, test_labels = kuzu_data.load_split(REAL_DATA, train=False)
     assert images.shape == (7011, 1, 28, 28) and test_images.shape == (10000, 1, 28, 28)
     assert torch.bincount(test_labels).tolist() == [1000] * 10
 
 
-# ---------------------------------------------------------------- failing well (issue 12)
+# ---------------------------------------------------------------- failing well
 
 BAD_INPUTS = [  # (flags added to a good short lin run, exit status, what stderr must say)
     (["--lr", "nan"], 2, "argument --lr: must be a number > 0, not 'nan'"),
@@ -289,8 +262,8 @@ BAD_INPUTS = [  # (flags added to a good short lin run, exit status, what stderr
     (["--load_model", "{afile}"], 2, "error: --load_model {afile} is not a model saved by kuzu_main.py"),
     (["--load_model", "{empty}"], 2, "error: --load_model {empty} is not a model saved by kuzu_main.py"),
     (["--load_model", "{random}"], 2, "error: --load_model {random} is not a model saved by kuzu_main.py"),
-    (["--load_model", "{text_pickle}"], 2, "does not hold the weights of any of the nets lin, full, conv"),
-    (["--load_model", "{wrong_shapes}"], 2, "does not hold the weights of any of the nets"),
+    (["--load_model", "{text_pickle}"], 2, "does not hold the weights of NetLin as kuzu.py defines it"),
+    (["--load_model", "{wrong_shapes}"], 2, "does not hold the weights of NetLin as kuzu.py defines it"),
     (["--load_model", "{conv_model}"], 2, "was saved with --net conv, not --net lin"),
     (["--data_dir", "{tmp}/mistyped"], 2, "error: KMNIST data not found and could not be downloaded"),
     (["--data_dir", "{afile}"], 2, "error: --data_dir {afile} is a file, not a folder"),
@@ -342,3 +315,83 @@ def test_bad_input_fails_well(flags, status, message, workspace, capsys, monkeyp
     assert lines == [lines[-1]] and lines[-1].startswith("error: ") or \
         lines[0].startswith("usage: ") and ": error: argument" in lines[-1] or "--epochs 0" in message
     assert snapshot(workspace["tmp"]) == before  # nothing written, nothing left behind
+
+
+# ---------------------------------------------------------------- the course's contract: students' own kuzu.py
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory):
+    return make_kmnist(str(tmp_path_factory.mktemp("kmnist") / "data"))
+
+
+def run_student(tmp_path, fixture, *flags):
+    """kuzu_main.py run in a copy of the kit whose kuzu.py is tests/fixtures/kuzu/FIXTURE.py."""
+    kit = kit_copy(tmp_path / "kit", kuzu=os.path.join(FIXTURES, "kuzu", f"{fixture}.py"))
+    return run_script("kuzu_main.py", "--epochs", "1", "--plot_dir", tmp_path / "plots", "--no_cuda", *flags, cwd=kit)
+
+
+@pytest.mark.parametrize("net, count", [("lin", "7,850"), ("full", "103,360"), ("conv", "27,562")])
+def test_a_course_format_kuzu_py_trains_saves_reloads_and_draws(net, count, small_data, tmp_path):
+    model = tmp_path / "model.pth"
+    result = run_student(tmp_path, "other_names", "--net", net, "--data_dir", small_data, "--save_model", model)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "trainable parameters" in result.stdout and count in result.stdout
+    tested = re.findall(r"^Test set: Average loss: \d+\.\d{4}, Accuracy: (\d+)/100 .*$", result.stdout, re.M)
+    assert len(tested) == 1 and (net != "lin" or int(tested[0]) >= 50)
+    for picture in ("curves", "confusion", "confused", "weights"):
+        assert (tmp_path / "plots" / f"{picture}_{net}.png").stat().st_size > 1000
+    assert model.stat().st_size > 1000 and f"  {model}  (model weights)" in result.stdout
+    again = run_student(tmp_path, "other_names", "--net", net, "--data_dir", small_data, "--load_model", model,
+                        "--epochs", "0")
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
+    assert re.findall(r"^Test set: .*$", again.stdout, re.M) == re.findall(r"^Test set: .*$", result.stdout, re.M)
+
+
+@pytest.mark.parametrize("fixture, net, message", [
+    ("stubs", "lin", "error: NetLin.forward returns int '0', not a tensor of log-probabilities of shape (N, 10)"),
+    ("stubs", "conv", "error: NetConv.forward returns int '0', not a tensor"),
+    ("mistakes", "lin", "error: NetLin() needs the arguments outputs: kuzu_main.py builds it with none, "
+                        "so give each a default value"),
+    ("mistakes", "conv", "error: NetConv.forward returns shape (2, 5) for a batch of shape (2, 1, 28, 28): "
+                         "want (2, 10)"),
+])
+def test_a_network_that_breaks_the_contract_is_named_before_training(fixture, net, message, tmp_path):
+    result = run_student(tmp_path, fixture, "--net", net, "--data_dir", tmp_path / "no-data-needed")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()] and message in result.stderr
+    assert not (tmp_path / "plots").exists() and not (tmp_path / "no-data-needed").exists()
+
+
+def test_outputs_that_are_not_log_probabilities_are_a_warning(small_data, tmp_path):
+    result = run_student(tmp_path, "mistakes", "--net", "full", "--data_dir", small_data)
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert result.stdout.startswith("warning: NetFull's outputs are not log-probabilities (the exp of a row sums to ")
+    assert "end forward with log_softmax, or the training loss will be wrong" in result.stdout.splitlines()[0]
+
+
+def test_what_cannot_be_drawn_is_skipped_in_one_line(small_data, tmp_path):
+    result = run_student(tmp_path, "odd", "--net", "lin", "--data_dir", small_data, "--save_model",
+                         tmp_path / "lin.pth")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "skipped the picture of what the model looks at: NetLin has no nn.Conv2d with one input channel " \
+        "and no nn.Linear with 784 inputs" in result.stdout
+    assert not (tmp_path / "plots" / "weights_lin.png").exists() and (tmp_path / "lin.pth").exists()
+
+
+def test_a_network_at_chance_gets_a_note_saying_what_to_try(small_data, tmp_path):
+    result = run_student(tmp_path, "odd", "--net", "full", "--data_dir", small_data, "--epochs", "2")
+    assert result.returncode == 0
+    assert "Accuracy: 10/100" in result.stdout
+    notes = [line for line in result.stdout.splitlines() if line.startswith("note:")]
+    assert notes == ["note: after epoch 1 the test accuracy is still at chance: the network is not learning. "
+                     "Try --recipe course (plain SGD), and check that forward ends with log_softmax"]
+
+
+def test_the_course_recipe_is_the_course_s_plain_sgd_for_every_net():
+    for net in ("lin", "full", "conv"):
+        args = kuzu_main.parse_args(["--net", net, "--recipe", "course"])
+        assert (args.lr, args.mom, args.nesterov, args.schedule, args.shift, args.weight_decay,
+                args.label_smoothing) == (0.01, 0.5, False, "constant", 0, 0.0, 0.0)
+    conv = kuzu_main.parse_args(["--net", "conv"])
+    assert (conv.lr, conv.mom, conv.nesterov, conv.schedule, conv.shift) == (0.1, 0.9, True, "onecycle", 1)
+    assert kuzu_main.parse_args(["--net", "conv", "--recipe", "course", "--lr", "0.05"]).lr == 0.05

@@ -1,6 +1,8 @@
 """Your code for Parts 1 and 2 against what the assignment asks (these tests come with the
-student edition). Until you have written a part, its tests fail with a pointer to the task,
-e.g. "NotImplementedError: Part 1: write NetLin: ..."; then they pass.
+student edition). They use your files only through the course's contract: kuzu.py's NetLin,
+NetFull and NetConv built with no arguments, and check.py's MLP(4, act) with set_weights().
+Until you have written a part, its tests fail with a pointer to the task, e.g.
+"NotImplementedError: Part 1: write NetLin: ..."; then they pass.
 
     python3 -m pytest -q tests/test_student.py
 """
@@ -10,8 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import kuzu
-from check import HAND_WEIGHTS, MLP, load_data
+import check_data
+import kuzu_nets
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "check.csv")
 
@@ -26,14 +28,20 @@ def bars(n, seed):
     return images, labels
 
 
+def network(name):
+    """Your network, built and checked as kuzu_main.py does it (a broken contract fails here)."""
+    model, warnings = kuzu_nets.build(name)
+    assert not warnings, warnings[0]
+    return model
+
+
 def test_netlin_has_7850_parameters():
-    model = kuzu.NetLin()
-    assert sum(p.numel() for p in model.parameters()) == 28 * 28 * 10 + 10  # weights and biases
+    assert kuzu_nets.num_parameters(network("lin")) == 28 * 28 * 10 + 10  # weights and biases
 
 
 @pytest.mark.parametrize("name", ["lin", "full", "conv"])
 def test_net_outputs_log_probabilities_for_each_image(name):
-    model = kuzu.MODELS[name]().eval()
+    model = network(name).eval()
     images, _ = bars(5, seed=0)
     output = model(images)
     assert output.shape == (5, 10), "one row of 10 class scores per image"
@@ -43,7 +51,7 @@ def test_net_outputs_log_probabilities_for_each_image(name):
 @pytest.mark.parametrize("name", ["lin", "full", "conv"])
 def test_net_learns_synthetic_bars(name):
     torch.manual_seed(0)
-    model = kuzu.MODELS[name]()
+    model = network(name)
     images, labels = bars(32 * 60, seed=1)
     held_out, held_out_labels = bars(200, seed=2)
 
@@ -59,15 +67,17 @@ def test_net_learns_synthetic_bars(name):
         optimizer.zero_grad()
         F.nll_loss(model(batch), batch_labels).backward()
         optimizer.step()
-    assert loss() < 0.8 * before, "60 batches of SGD should lower the loss on these easy images"
+    after = loss()
+    assert 0 <= after < 0.8 * before, "60 batches of SGD should lower the loss on these easy images"
 
 
 @pytest.mark.parametrize("act", ["step", "sig"])
-def test_hand_designed_weights_get_all_nine_points_right(act):
-    inputs, targets = load_data(DATA)
-    net = MLP(len(HAND_WEIGHTS["hid_bias"]), act)
-    net.set_weights()  # HAND_WEIGHTS, times SIG_SCALE for sigmoid
+def test_set_weights_get_all_nine_points_right(act):
+    inputs, targets = check_data.load_data(DATA)
+    net = check_data.build_mlp(4, act)
+    check_data.enter_hand_weights(net)  # your set_weights()
+    check_data.check_forward(net, inputs)
     with torch.no_grad():
         right = int(((net(inputs) >= 0.5).float() == targets).sum())
-    task = "HAND_WEIGHTS" if act == "step" else "SIG_SCALE (with HAND_WEIGHTS right for step)"
-    assert right == 9, f"{act}: {right} of 9 points right; Part 2: design {task} in check.py"
+    assert right == 9, f"{act}: {right} of 9 points right; Part 2: enter your weights in set_weights in check.py" \
+        + (" and scale them for sigmoid" if act == "sig" else "")

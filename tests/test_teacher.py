@@ -14,7 +14,7 @@ import pytest
 
 from common import UserError, run_main
 from teacher import grade, release
-from test_kuzu import make_kmnist
+from kit import make_kmnist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARKED = ("kuzu.py", "check.py")
@@ -46,8 +46,10 @@ def edition(tmp_path_factory):
 
 def test_edition_has_stubs_and_no_solution_left(edition):
     files = read_tree(edition)
-    for left_out in ("teacher/grade.py", "tests/test_teacher.py", "tests/test_kuzu.py", "tests/test_check.py"):
+    for left_out in ("teacher/grade.py", "tests/test_teacher.py", "tests/test_kuzu.py", "tests/test_check.py",
+                     "tests/kit.py", "tests/fixtures/kuzu/other_names.py", "bench/bench_kuzu.py", ".ci/run"):
         assert left_out not in files
+    assert not [path for path in files if path.startswith(("teacher/", "bench/", ".ci/", "tests/fixtures/"))]
     assert "tests/test_student.py" in files and "common.py" in files and release.STAMP in files
     for path in MARKED:
         with open(os.path.join(ROOT, path)) as file:
@@ -63,10 +65,13 @@ def test_edition_has_stubs_and_no_solution_left(edition):
     kuzu = files["kuzu.py"].decode()
     for net in ("NetLin", "NetFull", "NetConv"):
         assert kuzu.count(f'raise NotImplementedError("Part 1: write {net}: ') == 2  # __init__ and forward
-    values = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(files["check.py"]).body
-              if isinstance(node, ast.Assign) and node.targets[0].id in ("HAND_WEIGHTS", "SIG_SCALE")}
-    assert values["SIG_SCALE"] == 0
-    assert values["HAND_WEIGHTS"]["in_hid_weight"] == [[0, 0]] * 4 and values["HAND_WEIGHTS"]["out_bias"] == [0]
+    set_weights = next(node for node in ast.walk(ast.parse(files["check.py"]))
+                       if isinstance(node, ast.FunctionDef) and node.name == "set_weights")
+    values = {node.targets[0].id: ast.literal_eval(node.value) for node in set_weights.body
+              if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+              and isinstance(node.value, (ast.List, ast.Constant))}
+    assert values == {"in_hid_weight": [[0, 0]] * 4, "hid_bias": [0] * 4, "hid_out_weight": [[0] * 4],
+                      "out_bias": [0], "sig_scale": 0}  # the places to enter the answer, with placeholders
     assert all(b"SOLUTION -->" not in data for path, data in files.items() if path.endswith(".md"))
     readme = files["README.md"].decode()
     for answer in ("[-0.5, -1.5, -2.5, -3.5]", "[[1, -1, 1, -1]]", "Scale factor for sigmoid", "For teachers"):
@@ -156,7 +161,7 @@ def make_kit(folder, py=SAMPLE_PY, md=SAMPLE_MD):
     os.makedirs(os.path.join(folder, "teacher"))
     shutil.copy(os.path.join(ROOT, "teacher", "release.py"), os.path.join(folder, "teacher"))
     shutil.copy(os.path.join(ROOT, "common.py"), folder)
-    for name, text in (("mod.py", py), ("notes.md", md), ("data.csv", "x\n1\n")):
+    for name, text in (("mod.py", py), ("README.md", md), ("check.csv", "x\n1\n"), ("notes.txt", "kept back\n")):
         with open(os.path.join(folder, name), "w") as file:
             file.write(text)
     return folder
@@ -165,8 +170,8 @@ def make_kit(folder, py=SAMPLE_PY, md=SAMPLE_MD):
 def test_markers_in_python_and_markdown(tmp_path):
     kit = make_kit(str(tmp_path / "kit"))
     written = release.release(kit, str(tmp_path / "out"))
-    assert written == {"common.py": 0, "data.csv": 0, "mod.py": 3, "notes.md": 2}  # teacher/ left out
-    notes = (tmp_path / "out" / "notes.md").read_text()
+    assert written == {"README.md": 2, "check.csv": 0, "common.py": 0, "mod.py": 3}  # teacher/, notes.txt kept back
+    notes = (tmp_path / "out" / "README.md").read_text()
     assert notes == "# Notes\nkeep this, and `<!-- BEGIN SOLUTION -->` in a sentence\n*Write your answer here.*\nend\n"
     assert (tmp_path / "out" / "mod.py").read_text() == SAMPLE_PY_STUB
 
@@ -200,7 +205,7 @@ def test_malformed_markdown_stops_the_command_with_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit:
         run_main(lambda: release.main(["--out", str(tmp_path / "out")], root=kit))
     assert exit.value.code == 2
-    assert capsys.readouterr() == ("", "error: notes.md:2: BEGIN SOLUTION is never closed by END SOLUTION\n")
+    assert capsys.readouterr() == ("", "error: README.md:2: BEGIN SOLUTION is never closed by END SOLUTION\n")
 
 
 def test_edition_scripts_stop_with_one_line_at_a_stub(edition, tmp_path):
@@ -214,7 +219,8 @@ def test_student_tests_point_at_each_stub_in_the_edition(edition):
     result = run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_student.py"], edition)
     assert result.returncode == 1 and "9 failed" in result.stdout  # and pass on the solution: they run here too
     for task in ("Part 1: write NetLin", "Part 1: write NetFull", "Part 1: write NetConv",
-                 "Part 2: design HAND_WEIGHTS", "Part 2: design SIG_SCALE"):
+                 "step: 4 of 9 points right; Part 2: enter your weights in set_weights in check.py",
+                 "sig: 4 of 9 points right; Part 2: enter your weights in set_weights in check.py and scale them"):
         assert task in result.stdout
 
 
