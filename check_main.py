@@ -1,15 +1,18 @@
-"""Part 2: train, or check hand-set weights of, a two-layer network on the 3x3 checkerboard.
+"""Part 2: train, or check hand-set weights of, the two-layer network of check.py on the 3x3 checkerboard.
 
     python3 check_main.py --act sig --hid 5                 # train from random weights
-    python3 check_main.py --act step --hid 4 --set_weights  # check the hand-designed step network
-    python3 check_main.py --act sig --hid 4 --set_weights   # the same weights times SIG_SCALE, with sigmoid
+    python3 check_main.py --act step --hid 4 --set_weights  # check the weights entered in MLP.set_weights
+    python3 check_main.py --act sig --hid 4 --set_weights   # the same, with sigmoid (set_weights scales them)
 
-Every run prints the weights, a table of the activations on the nine points,
-each hidden node's dividing line and the accuracy. In --plot_dir it saves that
-table as CSV, the network drawn with its weights, all dividing lines on one
-picture and what each node computes over the plane (check_plots.py draws them),
-under names that tell runs apart (run_name), and lists every file written.
-Nine points are far too few for a GPU to help, so everything runs on the CPU.
+It runs any check.py that keeps the course's contract (check_data.py checks it and says in one
+line what is wrong): the MLP of the check.py beside this script, with the hidden nodes that
+set_weights enters, whatever --hid says. A sigmoid network that set_weights leaves below 100% is
+trained on from those weights, as in the course. Every run prints the weights, a table of the
+activations on the data's points, each hidden node's dividing line and the accuracy. In
+--plot_dir it saves that table as CSV, the network drawn with its weights, all dividing lines on
+one picture and what each node computes over the plane (check_plots.py draws them), under names
+that tell runs apart (run_name), and lists every file written. Nine points are far too few for a
+GPU to help, so everything runs on the CPU.
 """
 import argparse
 import csv
@@ -20,8 +23,9 @@ import re
 import torch
 import torch.nn.functional as F
 
-from check import (ACTIVATIONS, DATA_FILE, HAND_WEIGHTS, MLP, SIG_SCALE, load_data, load_weights, save_weights,
-                   weights_json)
+from check_data import (ACTIVATIONS, DATA_FILE, build_mlp, check_forward, enter_hand_weights, get_weights,
+                        hidden_nodes, init_weights, load_data, load_weights, put_weights, save_weights,
+                        weights_json)
 from check_plots import all_pictures
 from common import (SEED, UserError, check_finite, number, pyplot, run_main, save_figure, save_text,
                     seed_everything, writable_dir, writable_file)
@@ -92,15 +96,16 @@ def line_equation(w1, w2, b):
     return f"{equation}  ->  x = {signed_sum([(-w2 / w1, 'y'), (-b / w1, '')])}"
 
 
-def activation_rows(net, inputs, targets):
-    """The activation table as rows of text: a header, then per point its inputs, every hidden
-    activation, the output, the target and whether it is right (a NaN output never is)."""
+def activation_rows(net, act, inputs, targets):
+    """The activation table of the net with activation `act` as rows of text: a header, then per
+    point its inputs, every hidden activation, the output, the target and whether it is right (a
+    NaN output never is)."""
     with torch.no_grad():
         output = net(inputs)
-    number = "{:.0f}" if net.act == "step" else "{:.3f}"
-    header = ["x", "y"] + [f"h{i}" for i in range(1, net.hidden.shape[1] + 1)] + ["out", "target", "correct"]
+    number = "{:.0f}" if act == "step" else "{:.3f}"
+    header = ["x", "y"] + [f"h{i}" for i in range(1, net.hid.shape[1] + 1)] + ["out", "target", "correct"]
     rows = [header]
-    for point, hidden, out, target in zip(inputs.tolist(), net.hidden.tolist(), output[:, 0].tolist(),
+    for point, hidden, out, target in zip(inputs.tolist(), net.hid.tolist(), output[:, 0].tolist(),
                                           targets[:, 0].tolist()):
         correct = "yes" if out == out and (out >= 0.5) == (target == 1) else "NO"  # out != out: NaN
         rows.append([f"{point[0]:g}", f"{point[1]:g}"] + [number.format(h) for h in hidden]
@@ -108,9 +113,9 @@ def activation_rows(net, inputs, targets):
     return rows
 
 
-def activation_table(net, inputs, targets):
+def activation_table(net, act, inputs, targets):
     """The activation table as printed: right-aligned columns."""
-    rows = activation_rows(net, inputs, targets)
+    rows = activation_rows(net, act, inputs, targets)
     widths = [max(len(row[col]) for row in rows) for col in range(len(rows[0]))]
     return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows)
 
@@ -122,30 +127,32 @@ def csv_text(rows):
     return text.getvalue()
 
 
-def run_name(args):
-    """What tells this run's files apart from other runs': the activation, the hidden nodes and where
-    the weights came from, e.g. step4_set, sig4_set, sig5_trained-seed0, step4_file-mine, sig4_set_x5."""
+def run_name(args, hid, trained):
+    """What tells this run's files apart from other runs': the activation, the `hid` hidden nodes the
+    net has and where the weights came from (`trained`: by training, also on from set weights), e.g.
+    step4_set, sig4_set, sig4_set-trained, sig5_trained-seed0, step4_file-mine, sig4_set_x5."""
     if args.weights is not None:
         stem = os.path.splitext(os.path.basename(args.weights))[0]
         source = "file-" + re.sub(r"[^\w.-]", "_", stem)
     elif args.set_weights:
-        source = "set"
+        source = "set-trained" if trained else "set"
     else:
         source = f"trained-seed{args.seed}"
     scale = f"_x{args.scale:g}" if args.scale is not None else ""
-    return f"{args.act}{args.hid}_{source}{scale}"
+    return f"{args.act}{hid}_{source}{scale}"
 
 
-def save_outputs(net, inputs, targets, args):
+def save_outputs(net, inputs, targets, args, trained):
     """Save the activation table as CSV and the pictures in args.plot_dir; return the paths.
     The picture of the data is named after the data file, the others after the run (run_name)."""
-    name = run_name(args)
-    how = "set" if args.set_weights or args.weights is not None else "trained"
-    paths = [save_text(csv_text(activation_rows(net, inputs, targets)),
+    name = run_name(args, hidden_nodes(net), trained)
+    hand_set = args.set_weights or args.weights is not None
+    how = ("set, then trained" if trained else "set") if hand_set else "trained"
+    paths = [save_text(csv_text(activation_rows(net, args.act, inputs, targets)),
                        os.path.join(args.plot_dir, f"table_{name}.csv"))]
     plt = pyplot(args.show)
     try:
-        for kind, fig in all_pictures(plt, net, inputs, targets, f"{args.act} network, {how} weights"):
+        for kind, fig in all_pictures(plt, net, args.act, inputs, targets, f"{args.act} network, {how} weights"):
             if kind == "data":
                 file = os.path.splitext(os.path.basename(args.data))[0] + ".jpg"
             else:
@@ -163,13 +170,14 @@ def save_outputs(net, inputs, targets, args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description="Two-layer network on the 3x3 checkerboard (check.csv). "
-                                     "Prints weights, activations, dividing lines and accuracy; saves the "
-                                     "table and pictures in --plot_dir and lists every file written.")
+    parser = argparse.ArgumentParser(description="The two-layer network of check.py on the 3x3 checkerboard "
+                                     "(check.csv). Prints weights, activations, dividing lines and accuracy; "
+                                     "saves the table and pictures in --plot_dir and lists every file written.")
     parser.add_argument("--act", choices=ACTIVATIONS, default="sig",
                         help="activation at hidden and output: sig (sigmoid) or step (Heaviside) (default: sig)")
     parser.add_argument("--hid", type=number(int, 1, MAX_HID), default=5,
-                        help=f"number of hidden nodes, 1 to {MAX_HID} (each gets a picture) (default: 5)")
+                        help=f"number of hidden nodes, 1 to {MAX_HID} (each gets a picture); with "
+                             "--set_weights, those that set_weights enters (default: 5)")
     # Defaults tuned for reliability (the course used --init 0.1 --lr 0.01): see README, Part 2
     parser.add_argument("--init", type=number(float, 0), default=0.03,
                         help="std of the random initial weights (default: 0.03)")
@@ -179,18 +187,21 @@ def build_parser():
     parser.add_argument("--epoch", type=number(int, 1), default=200000,
                         help="maximum number of epochs (default: 200000)")
     parser.add_argument("--set_weights", action="store_true",
-                        help="check the hand-designed weights in check.py instead of training (default: train)")
+                        help="use the weights MLP.set_weights in check.py enters instead of training; a sigmoid "
+                             "network below 100%% is then trained on from them (default: train)")
     parser.add_argument("--weights", metavar="FILE",
                         help="check the weights in this JSON file instead of training (keys in_hid_weight, "
                              "hid_bias, hid_out_weight, out_bias) (default: none)")
     parser.add_argument("--scale", type=number(float, 0, low_open=True), metavar="K",
-                        help=f"multiply the set weights and biases by K (default: {SIG_SCALE} for the shipped "
-                             "weights with --act sig, else 1)")
+                        help="multiply the set weights and biases by K: with --set_weights, those that "
+                             "set_weights enters for a step network (default: set_weights's own factor, "
+                             "a file's weights as written)")
     parser.add_argument("--save_weights", metavar="FILE",
                         help="write the final weights to this JSON file (default: not saved)")
     parser.add_argument("--seed", type=SEED, default=0, help="random seed, 0 to 2**32-1 (default: 0)")
     parser.add_argument("--data", default=DATA_FILE,
-                        help="CSV file with columns x,y,target (default: check.csv beside this script)")
+                        help="CSV file with columns x,y,target (0 or 1), after a header of three names or none "
+                             "(default: check.csv beside this script)")
     parser.add_argument("--plot_dir", default="plot",
                         help="folder for the pictures and the table; '' is the current folder (default: plot)")
     parser.add_argument("--show", action="store_true", help="also open the pictures in windows (default: off)")
@@ -201,12 +212,19 @@ def parse_args(argv=None):
     return build_parser().parse_args(argv)
 
 
+def set_by_hand(net, args):
+    """Enter the hand-designed weights of check.py into the net: what its set_weights enters, or
+    with --scale K those it enters for a step network, times K."""
+    enter_hand_weights(net)
+    if args.scale is not None:
+        design = build_mlp(args.hid, "step")
+        enter_hand_weights(design)
+        put_weights(net, get_weights(design), args.scale)
+
+
 def main(argv=None):
     args = parse_args(argv)
     hand_set = args.set_weights or args.weights is not None
-    hand_hid = len(HAND_WEIGHTS["hid_bias"])
-    if args.set_weights and args.weights is None and args.hid != hand_hid:
-        raise UserError(f"the hand-designed weights in check.py have {hand_hid} hidden nodes: use --hid {hand_hid}")
     if args.scale is not None and not hand_set:
         raise UserError("--scale multiplies set weights: use it with --set_weights or --weights FILE")
     if args.act == "step" and not hand_set:
@@ -215,22 +233,37 @@ def main(argv=None):
     torch.set_num_threads(1)  # nine points: tiny tensor ops run fastest on one thread
     seed_everything(args.seed)
     inputs, targets = load_data(args.data)
-    net = MLP(args.hid, args.act)
-    if hand_set:
-        net.set_weights(load_weights(args.weights) if args.weights else None, args.scale)
+    net = build_mlp(args.hid, args.act)
+    if args.weights is not None:
+        put_weights(net, load_weights(args.weights), 1 if args.scale is None else args.scale)
+    elif args.set_weights:
+        set_by_hand(net, args)
+    else:
+        init_weights(net, args.init)
+    check_forward(net, inputs)
     # every input is read and checked: now the outputs, before any training
     writable_dir(args.plot_dir, "--plot_dir")
     if args.save_weights is not None:
         writable_file(args.save_weights, "--save_weights")
 
-    if hand_set:
+    with torch.no_grad():
+        before = accuracy(net(inputs), targets)
+    # as in the course: set weights that sigmoid leaves short of 100% are a start for training
+    trained = not hand_set or (args.set_weights and args.act == "sig" and before < 100)
+    if not trained:
         print("set weights (no training):")
+    elif hand_set:
+        print(f"the set weights get {before:.1f}% right with sigmoid: training on from them")
+        epochs = train(net, inputs, targets, args.lr, args.epoch)
+        with torch.no_grad():
+            after = accuracy(net(inputs), targets)
+        print(f"stopped after {epochs} epochs: accuracy {before:.1f}% before training, {after:.1f}% after\n"
+              "final weights:")
     else:
-        net.init_weights(args.init)
         epochs = train(net, inputs, targets, args.lr, args.epoch)
         print(f"stopped after {epochs} epochs\nfinal weights:")
-    print(weights_json(net.get_weights(decimals=4)))
-    print(activation_table(net, inputs, targets))
+    print(weights_json(get_weights(net, decimals=4)))
+    print(activation_table(net, args.act, inputs, targets))
     print("\ndividing lines of the hidden nodes:")
     for i, ((w1, w2), b) in enumerate(zip(net.in_hid.weight.tolist(), net.in_hid.bias.tolist()), start=1):
         print(f"  h{i}: {line_equation(w1, w2, b)}")
@@ -241,7 +274,7 @@ def main(argv=None):
     if args.save_weights is not None:
         save_weights(net, args.save_weights)
         written.append(args.save_weights)
-    written += save_outputs(net, inputs, targets, args)
+    written += save_outputs(net, inputs, targets, args, trained)
     print("files written:\n" + "\n".join(f"  {path}" for path in written))
 
 

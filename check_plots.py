@@ -1,14 +1,16 @@
 """Part 2's pictures: what each node computes over the plane, every hidden node's dividing
 line on one picture, and the network drawn with its weights and biases.
 
-Every function takes the numbers to draw (the network, or its weights as `MLP.get_weights()`
-returns them) and returns a matplotlib figure; check_main.py names and saves them.
+Every function takes the numbers to draw (the network, or its weights as check_data.get_weights
+returns them) and returns a matplotlib figure; check_main.py names and saves them. The pictures of
+the plane show the square plot_range gives for the data, so any grid of points is in view.
 """
 import math
 
 import torch
 
-PLOT_RANGE = (-1.0, 3.0)  # the grid 0..2 with a margin of 1 on every side
+from check_data import get_weights
+
 PLOT_STEPS = 201
 CLASS_COLOURS = ("tab:blue", "tab:orange")  # target 0, target 1
 SIGN_COLOURS = {1: "#1f5fbf", -1: "#c62828", 0: "#808080"}  # positive, negative, zero weights
@@ -19,46 +21,57 @@ LINE_COLOURS = ("tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "
 LINE_STYLES = ("-", "--", ":", "-.")
 
 
+def plot_range(inputs):
+    """The square (low, high) in x and y that the pictures of the plane show: the range of all the
+    points' coordinates with a margin of half that range on every side (of 1 when the points share
+    one value): -1..3 for the grid {0, 1, 2}, -2..2 for {-1, 0, 1}."""
+    low, high = inputs.min().item(), inputs.max().item()
+    margin = (high - low) / 2 or 1
+    return low - margin, high + margin
+
+
 def draw_points(ax, inputs, targets):
-    """The data points in their class colours, and the axes set to PLOT_RANGE."""
+    """The data points in their class colours, and the axes set to plot_range."""
     for target, colour in enumerate(CLASS_COLOURS):
         points = inputs[targets[:, 0] == target].numpy()
         ax.scatter(points[:, 0], points[:, 1], s=90, c=colour, edgecolors="black", label=f"target {target}",
                    zorder=3)
-    ax.set(xlim=PLOT_RANGE, ylim=PLOT_RANGE, xlabel="x", ylabel="y", aspect="equal")
+    view = plot_range(inputs)
+    ax.set(xlim=view, ylim=view, xlabel="x", ylabel="y", aspect="equal")
 
 
-def all_pictures(plt, net, inputs, targets, title):
+def all_pictures(plt, net, act, inputs, targets, title):
     """Every picture of a run, made one at a time so each can be saved and closed before the next:
     (name, figure) for the data, the network drawn ("net"), the dividing lines ("lines"), each
-    hidden node (h1..hH) and the output ("out"). `title` says which network it is."""
-    weights = net.get_weights()
+    hidden node (h1..hH) and the output ("out"). `act` is the net's activation, `title` says which
+    network it is."""
+    weights = get_weights(net)
     yield "data", data_picture(plt, inputs, targets, "the data")
     yield "net", network_picture(plt, weights, title)
     yield "lines", lines_picture(plt, weights, inputs, targets, f"dividing lines, {title}")
-    yield from node_pictures(plt, net, inputs, targets)
+    yield from node_pictures(plt, net, act, inputs, targets)
 
 
-def node_pictures(plt, net, inputs, targets):
+def node_pictures(plt, net, act, inputs, targets):
     """For each hidden node and the output, one at a time: (name, figure) with its activation over
     the plane and the points on top; names h1..hH and out."""
-    steps = torch.linspace(*PLOT_RANGE, PLOT_STEPS)
+    steps = torch.linspace(*plot_range(inputs), PLOT_STEPS)
     grid_y, grid_x = torch.meshgrid(steps, steps, indexing="ij")  # rows follow y, as imshow expects
     with torch.no_grad():
         output = net(torch.stack([grid_x.flatten(), grid_y.flatten()], dim=1))
-    hid = net.hidden.shape[1]
+    hid = net.hid.shape[1]
     for i in range(hid):
-        values = net.hidden[:, i].reshape(PLOT_STEPS, PLOT_STEPS)
-        yield f"h{i + 1}", data_picture(plt, inputs, targets, f"hidden node h{i + 1}, {net.act}", values)
-    yield "out", data_picture(plt, inputs, targets, f"output ({hid} hidden), {net.act}",
+        values = net.hid[:, i].reshape(PLOT_STEPS, PLOT_STEPS)
+        yield f"h{i + 1}", data_picture(plt, inputs, targets, f"hidden node h{i + 1}, {act}", values)
+    yield "out", data_picture(plt, inputs, targets, f"output ({hid} hidden), {act}",
                               output.reshape(PLOT_STEPS, PLOT_STEPS))
 
 
 def data_picture(plt, inputs, targets, title, values=None):
-    """The points, over a node's activation (values on the PLOT_STEPS grid) if given."""
+    """The points, over a node's activation (values on the PLOT_STEPS grid over plot_range) if given."""
     fig, ax = plt.subplots(figsize=(5, 4))
     if values is not None:
-        image = ax.imshow(values.numpy(), origin="lower", extent=PLOT_RANGE + PLOT_RANGE, vmin=0, vmax=1,
+        image = ax.imshow(values.numpy(), origin="lower", extent=plot_range(inputs) * 2, vmin=0, vmax=1,
                           cmap="gray")
         fig.colorbar(image, ax=ax, label="activation")
     draw_points(ax, inputs, targets)
@@ -69,7 +82,7 @@ def data_picture(plt, inputs, targets, title, values=None):
 
 # ---------------------------------------------------------------- dividing lines
 
-def clip_line(w1, w2, b, low=PLOT_RANGE[0], high=PLOT_RANGE[1]):
+def clip_line(w1, w2, b, low, high):
     """The two ends of the part of w1*x + w2*y + b = 0 inside the square [low, high]^2, or None
     when the line misses the square (or there is no line: w1 = w2 = 0)."""
     ends = []
@@ -83,23 +96,26 @@ def clip_line(w1, w2, b, low=PLOT_RANGE[0], high=PLOT_RANGE[1]):
     return inside[0], inside[-1]  # a line meets a square's border in at most two distinct points
 
 
-ARROW = 0.4   # length of the arrow to the firing side, in plot units
-NAME_AT = 0.22  # the name is written this far from the line on the other side
+# As fractions of the width of the view, so labels look the same whatever the data's range.
+ARROW = 0.1      # length of the arrow to the firing side
+NAME_AT = 0.055  # the name is written this far from the line on the other side
+INSET = 0.025    # marks stay this far inside the border
 
 
-def label_marks(w1, w2, segment, taken):
-    """Where to mark a line: the point on it where the arrow starts, the arrow's tip and the
-    spot for the node's name. Of the places a tenth, two tenths, ... of the way along the
-    segment, the one whose marks are all in view and farthest from the points taken (the data
-    points and the marks of lines placed earlier)."""
-    norm = math.hypot(w1, w2)
-    nx, ny = w1 / norm, w2 / norm  # unit normal, pointing to where the net input grows: the node fires
+def label_marks(w1, w2, segment, taken, view):
+    """Where to mark a line in the square `view` (low, high): the point on it where the arrow
+    starts, the arrow's tip and the spot for the node's name. Of the places a tenth, two tenths,
+    ... of the way along the segment, the one whose marks are all in view and farthest from the
+    points taken (the data points and the marks of lines placed earlier)."""
+    width = view[1] - view[0]
+    norm = math.hypot(w1, w2) / width
+    nx, ny = w1 / norm, w2 / norm  # normal as long as the view is wide, pointing to where the node fires
     (x0, y0), (x1, y1) = segment
     candidates = []
     for fraction in (0.5, 0.3, 0.7, 0.1, 0.9, 0.2, 0.8, 0.4, 0.6):
         x, y = x0 + fraction * (x1 - x0), y0 + fraction * (y1 - y0)
         candidates.append(((x, y), (x + ARROW * nx, y + ARROW * ny), (x - NAME_AT * nx, y - NAME_AT * ny)))
-    low, high = PLOT_RANGE[0] + 0.1, PLOT_RANGE[1] - 0.1
+    low, high = view[0] + INSET * width, view[1] - INSET * width
     inside = [marks for marks in candidates if all(low <= v <= high for mark in marks for v in mark)]
     return max(inside or candidates,
                key=lambda marks: min(math.dist(mark, other) for mark in marks for other in taken))
@@ -110,17 +126,18 @@ def lines_picture(plt, weights, inputs, targets, title):
     each labelled h1..hH with an arrow to the side where the node fires (net input >= 0)."""
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     draw_points(ax, inputs, targets)
+    view = plot_range(inputs)
     taken = [tuple(point) for point in inputs.tolist()]
     missing = []
     for k, ((w1, w2), b) in enumerate(zip(weights["in_hid_weight"], weights["hid_bias"])):
         name = f"h{k + 1}"
-        segment = clip_line(w1, w2, b)
+        segment = clip_line(w1, w2, b, *view)
         if segment is None:
             missing.append(name)
             continue
         colour, style = LINE_COLOURS[k % len(LINE_COLOURS)], LINE_STYLES[k // len(LINE_COLOURS) % len(LINE_STYLES)]
         ax.plot(*zip(*segment), color=colour, linestyle=style, linewidth=2)
-        start, tip, name_spot = label_marks(w1, w2, segment, taken)
+        start, tip, name_spot = label_marks(w1, w2, segment, taken, view)
         taken += [start, tip, name_spot]
         ax.annotate("", xy=tip, xytext=start, arrowprops=dict(arrowstyle="-|>", color=colour, linewidth=2))
         ax.text(*name_spot, name, color=colour, fontweight="bold", ha="center", va="center",

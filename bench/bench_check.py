@@ -18,7 +18,8 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from check import MLP, load_data  # noqa: E402
+from check import MLP  # noqa: E402
+from check_data import init_weights, load_data  # noqa: E402
 from check_main import accuracy, parse_args, train  # noqa: E402
 from common import seed_everything  # noqa: E402
 
@@ -40,7 +41,7 @@ def main():
     for seed in range(bench.seeds):
         seed_everything(seed)
         net = MLP(args.hid, "sig")
-        net.init_weights(args.init)
+        init_weights(net, args.init)
         start = time.perf_counter()
         epochs = train(net, inputs, targets, args.lr, args.epoch, log=False)
         seconds.append(time.perf_counter() - start)

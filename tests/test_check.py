@@ -1,12 +1,18 @@
-"""Part 2: the 3x3 check task (check.py, check_main.py, check.csv)."""
+"""Part 2: the 3x3 check task (check.py, check_data.py, check_main.py, check_plots.py, check.csv).
+
+The student's check.py keeps the course's contract and nothing else, so the course-style files in
+tests/fixtures/check run as check.py through check_main.py end to end, in a copy of the kit.
+"""
 import csv
 import json
 import math
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import types
 
 import pytest
 import torch
@@ -15,13 +21,27 @@ from matplotlib.text import Annotation
 
 import check_main
 import check_plots
-from check import HAND_WEIGHTS, SIG_SCALE, MLP, load_data, load_weights, save_weights
-from check_main import accuracy, activation_rows, activation_table, line_equation, train
-from check_plots import clip_line, lines_picture, network_numbers, network_picture, weight_text
+from check import MLP
+from check_data import (WEIGHT_NAMES, build_mlp, check_forward, enter_hand_weights, get_weights, init_weights,
+                        load_data, load_weights, named_weights, put_weights, save_weights)
+from check_main import accuracy, activation_rows, activation_table, line_equation, parse_args, set_by_hand, train
+from check_plots import clip_line, lines_picture, network_numbers, network_picture, plot_range, weight_text
 from common import UserError, pyplot, run_main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(REPO, "check.csv")
+FIXTURES = os.path.join(REPO, "tests", "fixtures", "check")
+GRID_PM1 = os.path.join(FIXTURES, "grid_pm1.csv")  # the course's ` X, Y, T` file of another year: {-1, 0, 1}^2
+
+
+def hand_set(act):
+    """The kit's MLP with the weights its set_weights enters."""
+    net = MLP(act=act)
+    net.set_weights()
+    return net
+
+
+DESIGN = get_weights(hand_set("step"))  # the kit's design as a weights dict, unscaled
 
 
 @pytest.fixture(autouse=True)
@@ -59,59 +79,64 @@ def test_data_file_is_the_checkerboard():
         assert file.readline().strip() == "x,y,target"
 
 
+@pytest.mark.parametrize("header", ["x,y,target", " X, Y, T", "x,y,t", "in1;,in2,label", None])
+def test_data_with_any_header_of_three_names_or_none(tmp_path, header):
+    rows = ["0, 1, 1", "2,0,0", "", "-1.5,1e1,1"]  # a blank line is skipped
+    path = tmp_path / "data.csv"
+    path.write_text("\n".join(([header] if header else []) + rows) + "\n")
+    inputs, targets = load_data(str(path))
+    assert inputs.tolist() == [[0, 1], [2, 0], [-1.5, 10]] and targets[:, 0].tolist() == [1, 0, 1]
+
+
 def test_step_forward_on_known_weights():
     # h1 = [x >= 1], h2 = [y >= 1], output = [h1 + h2 - 2 >= 0] = h1 AND h2
     net = MLP(2, "step")
-    net.set_weights({"in_hid_weight": [[1, 0], [0, 1]], "hid_bias": [-1, -1],
-                     "hid_out_weight": [[1, 1]], "out_bias": [-2]})
+    put_weights(net, {"in_hid_weight": [[1, 0], [0, 1]], "hid_bias": [-1, -1],
+                      "hid_out_weight": [[1, 1]], "out_bias": [-2]})
     output = net(torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 2.0]]))
-    assert net.hidden.tolist() == [[0, 0], [1, 0], [1, 1], [0, 1]]  # x = 1 is exactly on the line: fires
+    assert net.hid.tolist() == [[0, 0], [1, 0], [1, 1], [0, 1]]  # x = 1 is exactly on the line: fires
     assert output[:, 0].tolist() == [0, 0, 1, 0]
 
 
 def test_sigmoid_forward_on_known_weights():
     net = MLP(1, "sig")
-    net.set_weights({"in_hid_weight": [[1, 2]], "hid_bias": [0.5], "hid_out_weight": [[3]], "out_bias": [-1]})
+    put_weights(net, {"in_hid_weight": [[1, 2]], "hid_bias": [0.5], "hid_out_weight": [[3]], "out_bias": [-1]})
     output = net(torch.tensor([[1.0, -1.0]]))
     sigmoid = lambda z: 1 / (1 + math.exp(-z))
     hidden = sigmoid(1 * 1 + 2 * -1 + 0.5)
-    assert net.hidden.item() == pytest.approx(hidden)
+    assert net.hid.item() == pytest.approx(hidden)
     assert output.item() == pytest.approx(sigmoid(3 * hidden - 1))
 
 
 @pytest.mark.parametrize("act", ["step", "sig"])
 def test_shipped_weights_classify_all_nine_points(act):
     inputs, targets = load_data(DATA)
-    net = MLP(4, act)
-    net.set_weights()
+    net = hand_set(act)
     with torch.no_grad():
         output = net(inputs)
     assert accuracy(output, targets) == 100.0
-    # step: exactly the targets; sig (weights x SIG_SCALE): within 0.01 of them, as check.py says
+    # step: exactly the targets; sig (weights x 10): within 0.01 of them, as check.py says
     assert (output - targets).abs().max().item() < (1e-6 if act == "step" else 0.01)
 
 
-def test_sigmoid_uses_the_scaled_weights_unless_told_otherwise():
-    net = MLP(4, "sig")
-    net.set_weights()
-    assert net.in_hid.weight.tolist() == (SIG_SCALE * torch.tensor(HAND_WEIGHTS["in_hid_weight"])).tolist()
-    net.set_weights(scale=1)
-    assert net.hid_out.bias.tolist() == HAND_WEIGHTS["out_bias"]
-    net.set_weights(HAND_WEIGHTS)  # weights given explicitly (as from a file) are used as written
-    assert net.in_hid.bias.tolist() == HAND_WEIGHTS["hid_bias"]
+def test_sigmoid_scales_the_design_and_scale_replaces_the_factor():
+    assert get_weights(hand_set("sig")) == {name: (10 * torch.tensor(value)).tolist() for name, value in DESIGN.items()}
+    net = build_mlp(5, "sig")  # set_weights decides the hidden nodes, whatever --hid says
+    set_by_hand(net, parse_args(["--act", "sig", "--set_weights", "--scale", "2.5"]))
+    assert get_weights(net) == {name: (2.5 * torch.tensor(value)).tolist() for name, value in DESIGN.items()}
 
 
 def test_weights_file_round_trip(tmp_path):
     torch.manual_seed(1)
     net = MLP(3, "sig")
-    net.init_weights(0.7)
+    init_weights(net, 0.7)
     path = tmp_path / "weights.json"
     save_weights(net, path)
     copy = MLP(3, "sig")
-    copy.set_weights(load_weights(path))
-    for name, param in net.named_weights().items():
-        assert torch.equal(param, copy.named_weights()[name]), name
-    assert set(json.loads(path.read_text())) == set(HAND_WEIGHTS)
+    put_weights(copy, load_weights(path))
+    for name, param in named_weights(net).items():
+        assert torch.equal(param, named_weights(copy)[name]), name
+    assert set(json.loads(path.read_text())) == set(WEIGHT_NAMES)
 
 
 def test_weights_round_trip_through_the_command_line(monkeypatch, capsys, tmp_path):
@@ -140,9 +165,9 @@ def test_line_equations_by_hand():
 def test_activation_table_by_hand():
     # one hidden node h = [x >= 1]; output = [h - 0.5 >= 0] = h; targets say x + y odd
     net = MLP(1, "step")
-    net.set_weights({"in_hid_weight": [[1, 0]], "hid_bias": [-1], "hid_out_weight": [[1]], "out_bias": [-0.5]})
+    put_weights(net, {"in_hid_weight": [[1, 0]], "hid_bias": [-1], "hid_out_weight": [[1]], "out_bias": [-0.5]})
     inputs, targets = torch.tensor([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]]), torch.tensor([[1.0], [0.0], [1.0]])
-    rows = [line.split() for line in activation_table(net, inputs, targets).splitlines()]
+    rows = [line.split() for line in activation_table(net, "step", inputs, targets).splitlines()]
     assert rows == [["x", "y", "h1", "out", "target", "correct"],
                     ["0", "1", "0", "0", "1", "NO"],
                     ["1", "1", "1", "1", "0", "NO"],
@@ -153,7 +178,7 @@ def test_training_prints_progress_and_lowers_the_loss(capsys):
     inputs, targets = load_data(DATA)
     torch.manual_seed(0)
     net = MLP(5, "sig")
-    net.init_weights(0.1)
+    init_weights(net, 0.1)
     loss = lambda: torch.nn.functional.binary_cross_entropy(net(inputs), targets).item()
     before = loss()
     assert train(net, inputs, targets, lr=0.01, max_epochs=300) == 300  # cannot hold 100% for 2000 epochs yet
@@ -172,10 +197,9 @@ def test_set_weights_write_every_picture_and_the_table(monkeypatch, capsys, tmp_
     assert all(os.path.getsize(tmp_path / name) > 1000 for name in names if name.endswith("g"))
     # the CSV holds the printed table, cell for cell
     inputs, targets = load_data(DATA)
-    net = MLP(4, "step")
-    net.set_weights()
+    net = hand_set("step")
     with open(tmp_path / "table_step4_set.csv", newline="") as file:
-        assert list(csv.reader(file)) == activation_rows(net, inputs, targets)
+        assert list(csv.reader(file)) == activation_rows(net, "step", inputs, targets)
 
 
 def test_step_sig_and_trained_runs_write_different_files(monkeypatch, capsys, tmp_path):
@@ -270,7 +294,10 @@ BAD_INPUTS = [
     ("save_weights a folder", ["--save_weights", "plot"], 2, "--save_weights plot is a folder, not a file"),
     ("save_weights in a file", ["--save_weights", "afile/w.json"], 2, "--save_weights afile is a file, not a folder"),
     ("missing csv", ["--data", "nope.csv"], 2, "cannot read data file nope.csv"),
-    ("bad header", ["--data", ("header.csv", "a,b,c\n0,0,0\n")], 2, "header x,y,target"),
+    ("header of two names", ["--data", ("header.csv", "x,y\n0,0,0\n")], 2,
+     "the first row must be a header of three names, such as x,y,target, or the first point"),
+    ("header half numbers", ["--data", ("header.csv", "x,1,t\n0,0,0\n")], 2, "a header of three names"),
+    ("header only", ["--data", ("header.csv", " X, Y, T\n\n")], 2, "no data rows"),
     ("not a number", ["--data", ("number.csv", "x,y,target\n0,0,0\n0,one,1\n")], 2, "line 3: expected three numbers"),
     ("bad target", ["--data", ("target.csv", "x,y,target\n0,0,2\n")], 2, "target must be 0 or 1"),
     ("bad json", ["--act", "step", "--hid", "4", "--weights", ("bad.json", "{in_hid_weight: [")], 2,
@@ -278,18 +305,16 @@ BAD_INPUTS = [
     ("json nested 100000 deep", ["--act", "step", "--hid", "4", "--weights", ("deep.json", nested(100000))], 2,
      "is nested too deeply to hold weights"),
     ("json nested 500 deep", ["--act", "step", "--hid", "4", "--weights",
-                              ("deep.json", json.dumps(dict(HAND_WEIGHTS, hid_bias=json.loads(nested(500)))))], 2,
+                              ("deep.json", json.dumps(dict(DESIGN, hid_bias=json.loads(nested(500)))))], 2,
      "hid_bias must be a (nested) list of numbers"),
     ("number beyond float32", ["--act", "step", "--hid", "4", "--weights",
-                               ("big.json", json.dumps(dict(HAND_WEIGHTS, out_bias=[1e39])))], 2,
+                               ("big.json", json.dumps(dict(DESIGN, out_bias=[1e39])))], 2,
      "out_bias holds a number that is not finite in float32"),
     ("number beyond float64", ["--act", "step", "--hid", "4", "--weights",
-                               ("huge.json", json.dumps(HAND_WEIGHTS).replace("[-0.5]", f"[{10 ** 400}]"))], 2,
+                               ("huge.json", json.dumps(DESIGN).replace("[-0.5]", f"[{10 ** 400}]"))], 2,
      "out_bias must be a (nested) list of numbers"),
-    ("wrong shapes", ["--act", "step", "--hid", "5", "--weights", ("w.json", json.dumps(HAND_WEIGHTS))], 2,
+    ("wrong shapes", ["--act", "step", "--hid", "5", "--weights", ("w.json", json.dumps(DESIGN))], 2,
      "in_hid_weight has shape [4, 2] but 5 hidden nodes need [5, 2]"),
-    ("shipped weights, wrong --hid", ["--act", "step", "--hid", "3", "--set_weights"], 2,
-     "the hand-designed weights in check.py have 4 hidden nodes: use --hid 4"),
     ("step without weights", ["--act", "step", "--hid", "4"], 2, "cannot be trained by gradient descent"),
 ]
 
@@ -301,7 +326,7 @@ def test_bad_inputs_end_in_one_line_and_leave_files_intact(monkeypatch, capsys, 
     (tmp_path / "afile").write_text("not a folder")
     (tmp_path / "plot").mkdir()
     (tmp_path / "plot" / "old.jpg").write_text("an earlier picture")
-    keep = json.dumps(HAND_WEIGHTS)
+    keep = json.dumps(DESIGN)
     (tmp_path / "keep.json").write_text(keep)
     argv = []
     for flag in flags:
@@ -337,8 +362,8 @@ def test_nan_outputs_are_never_counted_right(monkeypatch, capsys, tmp_path):
 def test_training_that_goes_nan_is_an_error():
     inputs, targets = load_data(DATA)
     net = MLP(2, "sig")
-    net.set_weights({"in_hid_weight": [[3e38, -3e38], [1, 1]], "hid_bias": [0, 0],
-                     "hid_out_weight": [[1, 1]], "out_bias": [0]})
+    put_weights(net, {"in_hid_weight": [[3e38, -3e38], [1, 1]], "hid_bias": [0, 0],
+                      "hid_out_weight": [[1, 1]], "out_bias": [0]})
     with pytest.raises(UserError, match="the training diverged at epoch 1"):
         train(net, inputs, targets, lr=0.1, max_epochs=10, log=False)
 
@@ -348,8 +373,7 @@ def test_a_failed_weights_write_leaves_the_old_file(tmp_path):
     write (RLIMIT_FSIZE): the write fails, and the weights file written before is intact."""
     path = tmp_path / "w.json"
     path.write_text("the old weights")
-    net = MLP(4, "sig")
-    net.set_weights()
+    net = hand_set("sig")
     limits = resource.getrlimit(resource.RLIMIT_FSIZE)
     handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing us
     resource.setrlimit(resource.RLIMIT_FSIZE, (50, limits[1]))  # the weights need about 200 bytes
@@ -385,19 +409,19 @@ JSON_VALUES = st.recursive(st.none() | st.booleans() | NUMBERS | st.text(max_siz
 
 
 @settings(max_examples=100, deadline=None)
-@given(name=st.sampled_from(sorted(HAND_WEIGHTS)), value=JSON_VALUES)
+@given(name=st.sampled_from(sorted(WEIGHT_NAMES)), value=JSON_VALUES)
 def test_any_weights_value_is_used_or_refused_in_one_line(name, value):
-    """Whatever a weights file holds under a key, set_weights either uses it (as finite numbers
+    """Whatever a weights file holds under a key, put_weights either uses it (as finite numbers
     of the right shape) or raises UserError, never another exception."""
     net = MLP(4, "step")
-    before = {key: param.clone() for key, param in net.named_weights().items()}
+    before = {key: param.clone() for key, param in named_weights(net).items()}
     try:
-        net.set_weights(dict(HAND_WEIGHTS, **{name: value}))
+        put_weights(net, dict(DESIGN, **{name: value}))
     except UserError:
-        assert all(torch.equal(before[key], param) for key, param in net.named_weights().items())  # unchanged
+        assert all(torch.equal(before[key], param) for key, param in named_weights(net).items())  # unchanged
     else:
-        assert torch.isfinite(net.named_weights()[name]).all()
-        assert net.named_weights()[name].tolist() == torch.tensor(value, dtype=torch.float32).tolist()
+        assert torch.isfinite(named_weights(net)[name]).all()
+        assert named_weights(net)[name].tolist() == torch.tensor(value, dtype=torch.float32).tolist()
 
 
 def test_help_shows_every_default():
@@ -406,9 +430,198 @@ def test_help_shows_every_default():
             assert "(default: " in action.help, action.dest
 
 
-def test_error_exit_code_from_a_real_process(tmp_path):
-    result = subprocess.run([sys.executable, "check_main.py", "--data", str(tmp_path / "nope.csv")],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: cannot read data file") and result.stderr.count("\n") == 1
-    assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- the contract of check.py
+
+# The kit's MLP, each with one break of the course's contract.
+
+class NoAct(MLP):
+    def __init__(self, hid=4):
+        super().__init__(hid)
+
+
+class RenamedLayer(MLP):
+    def __init__(self, hid=4, act="sig"):
+        super().__init__(hid, act)
+        self.hidden_layer = self.in_hid
+        del self.in_hid
+
+
+class ThreeInputs(MLP):
+    def __init__(self, hid=4, act="sig"):
+        super().__init__(hid, act)
+        self.in_hid = torch.nn.Linear(3, hid)
+
+
+class NoOutputBias(MLP):
+    def __init__(self, hid=4, act="sig"):
+        super().__init__(hid, act)
+        self.hid_out = torch.nn.Linear(hid, 1, bias=False)
+
+
+class FlatOutput(MLP):
+    def forward(self, input):
+        return super().forward(input)[:, 0]
+
+
+class NoHid(MLP):
+    def forward(self, input):
+        output = super().forward(input)
+        del self.hid
+        return output
+
+
+class ForwardStub(MLP):
+    def forward(self, input):
+        raise NotImplementedError
+
+
+class SetWeightsStub(MLP):
+    def set_weights(self):
+        raise NotImplementedError("Part 2: enter weights")
+
+
+class SetWeightsTypo(MLP):
+    def set_weights(self):
+        self.in_hid.weight = torch.zeros(4, 2)  # a tensor where the layer needs a Parameter
+
+
+# A check.py that breaks the contract: (name, its MLP, flags, the one line check_main prints).
+CONTRACT_BREAKS = [
+    ("no class MLP", None, [], "error: check.py must define class MLP(torch.nn.Module)"),
+    ("constructor fails", NoAct, [], "error: MLP(5, 'sig') failed: TypeError: "),
+    ("no in_hid layer", RenamedLayer, [], "error: after MLP(5, 'sig'), MLP has no layer "
+                                          "self.in_hid = nn.Linear(2, hid)"),
+    ("wrong layer shape", ThreeInputs, [], "error: after MLP(5, 'sig'), the layers of MLP must hold in_hid.weight "
+                                           "[H, 2], in_hid.bias [H], hid_out.weight [1, H] and hid_out.bias [1] "
+                                           "for H hidden nodes; they hold in_hid.weight [5, 3]"),
+    ("no output bias", NoOutputBias, [], "they hold in_hid.weight [5, 2], in_hid.bias [5], hid_out.weight [1, 5], "
+                                         "hid_out.bias None"),
+    ("output not (N, 1)", FlatOutput, [], "error: MLP.forward returns a tensor of shape [9], not the output as a "
+                                          "tensor of shape [9, 1] (one row per point)"),
+    ("no self.hid", NoHid, [], "error: MLP.forward leaves no self.hid, not the hidden activations in "
+                               "self.hid as a tensor of shape [9, 5]"),
+    ("forward a stub", ForwardStub, [], "error: MLP.forward is not written yet"),
+    ("no set_weights", type("NoSetWeights", (MLP,), {"set_weights": None}), ["--set_weights"],
+     "error: MLP has no method set_weights(self)"),
+    ("set_weights a stub", SetWeightsStub, ["--set_weights"],
+     "error: MLP.set_weights() is not written yet: Part 2: enter weights"),
+    ("set_weights fails", SetWeightsTypo, ["--set_weights"],
+     "error: MLP.set_weights() failed: TypeError: cannot assign"),
+]
+
+
+@pytest.mark.parametrize("case, mlp, flags, message", CONTRACT_BREAKS, ids=[case[0] for case in CONTRACT_BREAKS])
+def test_contract_breaks_end_in_one_line(monkeypatch, capsys, tmp_path, case, mlp, flags, message):
+    student = types.ModuleType("check")
+    if mlp is not None:
+        student.MLP = mlp
+    monkeypatch.setitem(sys.modules, "check", student)  # what build_mlp imports as check
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(monkeypatch, "--act", "sig", "--hid", "5", "--plot_dir", "plot", *flags) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and err.startswith("error: ")
+    assert os.listdir(tmp_path) == []  # refused before anything is written
+
+
+def test_a_check_py_that_does_not_import_is_one_line_naming_its_line(monkeypatch, tmp_path):
+    (tmp_path / "check.py").write_text("import torch\n\n\nclass MLP(torch.nn.Module):\n    x = 1 / 0\n")
+    monkeypatch.delitem(sys.modules, "check")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(UserError, match=r"^importing check.py failed: ZeroDivisionError: division by zero "
+                                        r"\(check.py, line 5\)$"):
+        build_mlp(4, "sig")
+
+
+def test_the_contract_checks_pass_the_kits_own_mlp():
+    net = build_mlp(5, "sig")
+    assert enter_hand_weights(net) == 4
+    check_forward(net, load_data(DATA)[0])
+
+
+# ---------------------------------------------------------------- course-style check.py files, end to end
+
+KIT_FILES = ("check_main.py", "check_data.py", "check_plots.py", "common.py", "check.csv")
+RUN_FILES = ["net_{}.png", "lines_{}.png", "out_{}.jpg", "table_{}.csv"]  # and h1_{}.jpg ... for each hidden node
+
+# Real runs of check_main.py, each in a copy of the kit with this check.py (a file of tests/fixtures/check,
+# or the kit's own: None): (name, check.py, flags, exit status, texts of the output, and the files it writes:
+# the data picture's name, the run's name and its hidden nodes; None where nothing may be written).
+STUDENT_RUNS = [
+    ("right", "right.py", ["--act", "sig", "--hid", "5", "--set_weights"], 0,
+     ["set weights (no training):", '"hid_bias": [30.0, 10.0, -10.0, -30.0]',  # times the student's 20
+      "final accuracy: 100.0%"], ("check.jpg", "sig4_set", 4)),
+    ("wrong", "wrong.py", ["--act", "sig", "--set_weights", "--epoch", "300"], 0,
+     ["the set weights get 77.8% right with sigmoid: training on from them\n",
+      "stopped after 300 epochs: accuracy 77.8% before training, 100.0% after\nfinal weights:",
+      "final accuracy: 100.0%"],
+     ("check.jpg", "sig4_set-trained", 4)),
+    ("stub", "stub.py", ["--act", "step", "--hid", "4", "--set_weights"], 2,
+     ["error: after MLP.set_weights(), the weights are empty (in_hid.weight [4, 0], in_hid.bias [0], "
+      "hid_out.weight [1, 0], hid_out.bias [0]): enter them between the '##### Enter Weights Here #####' "
+      "lines of set_weights in check.py\n"], None),
+    ("forward 0", "forward_zero.py", ["--act", "step", "--set_weights"], 2,
+     ["error: MLP.forward returns int 0, not the output as a tensor of shape [9, 1] (one row per point)\n"],
+     None),
+    ("{-1,0,1} grid", None, ["--act", "sig", "--hid", "5", "--seed", "3", "--epoch", "300", "--data", GRID_PM1], 0,
+     ["stopped after 300 epochs", "\n-1  -1 ", "final accuracy: 100.0%"], ("grid_pm1.jpg", "sig5_trained-seed3", 5)),
+    ("missing data", None, ["--data", "nope.csv"], 2, ["error: cannot read data file nope.csv"], None),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def student_runs(tmp_path_factory):
+    """Every run of STUDENT_RUNS as a process of its own, all started before this file's first test,
+    so that their seconds (mostly importing torch) pass while the other tests run; name -> (process,
+    its stdout file, its stderr file, its folder)."""
+    runs = {}
+    for name, student, flags, *_ in STUDENT_RUNS:
+        folder = tmp_path_factory.mktemp("kit")
+        for file in KIT_FILES:
+            shutil.copy(os.path.join(REPO, file), folder)
+        shutil.copy(os.path.join(FIXTURES, student) if student else os.path.join(REPO, "check.py"),
+                    folder / "check.py")
+        out, err = (open(folder.parent / f"{folder.name}.{stream}", "w+") for stream in ("out", "err"))
+        process = subprocess.Popen([sys.executable, "check_main.py", *flags], cwd=folder, stdout=out, stderr=err,
+                                   env=dict(os.environ, OMP_NUM_THREADS="1"))
+        runs[name] = (process, out, err, folder)
+    yield runs
+    for process, out, err, _ in runs.values():
+        if process.poll() is None:  # a run the tests never waited for (they stopped early)
+            process.kill()
+            process.wait()
+        out.close()
+        err.close()
+
+
+@pytest.mark.parametrize("case, student, flags, status, texts, files", STUDENT_RUNS,
+                         ids=[case[0] for case in STUDENT_RUNS])
+def test_a_check_py_of_the_course_runs_end_to_end(student_runs, case, student, flags, status, texts, files):
+    process, out, err, folder = student_runs[case]
+    code = process.wait(timeout=120)
+    out, err = (file.seek(0) or file.read() for file in (out, err))
+    assert code == status, err
+    assert "Traceback" not in err
+    for text in texts:
+        assert text in (out if status == 0 else err)
+    if status:
+        assert err.count("\n") == 1 and not os.path.exists(folder / "plot")
+        return
+    data, name, hid = files
+    names = [data] + [pattern.format(name) for pattern in RUN_FILES] + [f"h{i}_{name}.jpg" for i in range(1, hid + 1)]
+    assert sorted(written_files(out)) == sorted(os.path.join("plot", file) for file in names)
+    assert sorted(os.listdir(folder / "plot")) == sorted(names)
+
+
+def test_the_pictures_span_the_datas_own_range():
+    assert plot_range(load_data(DATA)[0]) == (-1, 3)  # the grid 0..2 with a margin of 1
+    inputs, targets = load_data(GRID_PM1)
+    assert plot_range(inputs) == (-2, 2)
+    assert plot_range(torch.tensor([[0.5, 0.5]])) == (-0.5, 1.5)  # one point: a margin of 1
+    weights = {"in_hid_weight": [[1, 1], [1, 0]], "hid_bias": [-1.5, 3]}  # h2: x = -3, not in view
+    ax = lines_picture(pyplot(), weights, inputs, targets, "t").axes[0]
+    assert ax.get_xlim() == ax.get_ylim() == (-2, 2)
+    assert "not in view (no line here): h2" in ax.get_legend().get_title().get_text()
+    line = ax.get_lines()[0]  # h1's
+    assert sorted(zip(*line.get_data())) == [(-0.5, 2), (2, -0.5)]  # clipped to the same square

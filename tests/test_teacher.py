@@ -1,11 +1,11 @@
-"""The teacher's tools: teacher/release.py (the student edition) and teacher/grade.py (marking).
+"""teacher/release.py, the student edition (teacher/grade.py's tests are in test_grade.py).
 
-The edition is released once into a temporary folder and shared by the tests below; grading
-runs teacher/grade.py once, as a teacher would, on five submissions side by side.
+The edition is released once into a temporary folder and shared by the tests below.
 """
 import ast
-import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from common import UserError, run_main
-from teacher import grade, release
+from teacher import release
 from kit import make_kmnist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -224,131 +224,36 @@ def test_student_tests_point_at_each_stub_in_the_edition(edition):
         assert task in result.stdout
 
 
-# ---------------------------------------------------------------- grade
-
-def submission(folder, kuzu, check, edit=None):
-    """A submission folder with the given kuzu.py and check.py, `edit` = {file: (old, new)} applied."""
-    os.makedirs(folder)
-    for name, source in (("kuzu.py", kuzu), ("check.py", check)):
-        with open(source) as file:
-            text = file.read()
-        for old, new in (edit or {}).get(name, []):
-            assert text.count(old) == 1, old
-            text = text.replace(old, new)
-        with open(os.path.join(folder, name), "w") as file:
-            file.write(text)
-    return folder
+def readme_commands(text):
+    """The `python3 ...` commands of a README: the lines of its bash blocks and its inline code."""
+    commands = [line.split(" #")[0].strip() for block in re.findall(r"```bash\n(.*?)```", text, re.S)
+                for line in block.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return commands + re.findall(r"`(python3 [^`]+)`", text)
 
 
-# Networks written otherwise than the solution's, as a student may: they meet the assignment too.
-OTHER_NETS = """class NetLin(Net):
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.LogSoftmax(dim=1))
-
-    def forward(self, x):
-        return self.net(x)
-
-
-class NetFull(Net):
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 150), nn.Tanh(), nn.Linear(150, 10))
-
-    def forward(self, x):
-        return self.net(x).log_softmax(dim=1)
-
-
-class NetConv(Net):
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
-                                      nn.Conv2d(8, 16, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2))
-        self.fc = nn.Linear(16 * 5 * 5, 64)
-        self.out = nn.Linear(64, 10)
-
-    def forward(self, x):
-        x = self.features(x).view(x.size(0), -1)
-        return F.log_softmax(self.out(self.fc(x).relu()), dim=1)
-
-
-"""
-
-
-@pytest.fixture(scope="module")
-def graded(edition, tmp_path_factory):
-    """Grade five submissions in one run of teacher/grade.py; return (its output, {name: JSON report})."""
-    base = tmp_path_factory.mktemp("submissions")
-    solution = (os.path.join(ROOT, "kuzu.py"), os.path.join(ROOT, "check.py"))
-    stubs = (os.path.join(edition, "kuzu.py"), os.path.join(edition, "check.py"))
-    with open(solution[0]) as file:
+def test_every_command_and_link_of_the_edition_readme_works_in_the_edition(edition):
+    with open(os.path.join(edition, "README.md")) as file:
         text = file.read()
-        kuzu_classes = text[text.index("class NetLin(Net):"):text.index("MODELS = ")]
-    folders = {
-        "solution": submission(base / "solution", *solution),
-        "edition": submission(base / "edition", *stubs),
-        "seeded": submission(base / "seeded", *solution, edit={  # two mistakes: NetFull without tanh, a sign
-            "kuzu.py": [(kuzu_classes, OTHER_NETS.replace("nn.Tanh(), ", ""))],
-            "check.py": [('"out_bias": [-0.5]', '"out_bias": [0.5]')]}),
-        "hostile": submission(base / "hostile", *solution, edit={
-            "kuzu.py": [('import os\n', 'import os\nwhile True:\n    pass\n')]}),
-        "noisy": submission(base / "noisy", *stubs, edit={
-            "check.py": [('import csv\n', 'import csv\nfor _ in range(10 ** 6):\n    print("x" * 99)\n')]}),
-    }
-    result = run(["teacher/grade.py", "--timeout", "10", "--jobs", "3", *map(str, folders.values())], ROOT, timeout=200)
-    assert result.returncode == 0, result.stderr
-    reports = {}
-    for name, folder in folders.items():
-        with open(f"{folder}.grade.json") as file:
-            reports[name] = json.load(file)
-    return result.stdout, reports
-
-
-def failed(report):
-    return {row["check"]: row["note"] for row in report["checks"] if not row["passed"]}
-
-
-def test_solution_gets_full_marks(graded):
-    output, reports = graded
-    assert failed(reports["solution"]) == {}
-    assert reports["solution"]["total"] == reports["solution"]["out_of"] == sum(grade.load_marks(
-        os.path.join(ROOT, "teacher", "marks.json")).values())
-    assert f"  total            {reports['solution']['out_of']:g} / {reports['solution']['out_of']:g}" in output
-
-
-def test_edition_gets_zero_and_points_at_each_stub(graded):
-    report = graded[1]["edition"]
-    assert report["total"] == 0 and len(failed(report)) == len(report["checks"])
-    for name, note in failed(report).items():
-        assert note.startswith("NotImplementedError: Part 1: write Net") if name[0] in "lfc" else "of 9 points" in note
-
-
-def test_each_seeded_mistake_costs_exactly_its_check(graded):
-    report = graded[1]["seeded"]  # networks written otherwise than the solution's, the rest marked right
-    assert set(failed(report)) == {"full_structure", "step_weights"}
-    assert "tanh" in failed(report)["full_structure"]
-    assert report["total"] == report["out_of"] - sum(row["out_of"] for row in report["checks"] if not row["passed"])
-
-
-def test_hostile_submissions_cost_only_their_own_checks(graded):
-    reports = graded[1]
-    hostile = failed(reports["hostile"])
-    assert set(hostile) == {row["check"] for row in reports["hostile"]["checks"] if row["file"] == "kuzu.py"}
-    assert all(note == "kuzu.py does not import: timed out after 10 s" for note in hostile.values())
-    noisy = failed(reports["noisy"])
-    assert noisy["sig_weights"] == noisy["step_weights"] == "check.py does not import: stopped: wrote more than 4 MB " \
-        "(printed output or a file)"
-
-
-def test_bad_grading_inputs_are_one_line_errors(tmp_path):
-    with pytest.raises(UserError, match="is not a folder"):
-        grade.main([str(tmp_path / "nobody")])
-    with pytest.raises(UserError, match="--json names one file"):
-        grade.main([str(tmp_path), str(tmp_path), "--json", str(tmp_path / "marks.json")])
-    path = tmp_path / "marks.json"
-    path.write_text(json.dumps({**{name: 1 for name in grade.checks.CHECKS}, "lin_structure": -1}))
-    with pytest.raises(UserError, match="lin_structure must be a number >= 0"):
-        grade.load_marks(str(path))
-    path.write_text(json.dumps({"lin_structur": 1}))
-    with pytest.raises(UserError, match="unknown: lin_structur"):
-        grade.load_marks(str(path))
+    for link in re.findall(r"\]\(([^)#]+)", text):
+        assert link.startswith("http") or os.path.exists(os.path.join(edition, link)), link
+    flags = {}  # script -> the flag lists the README gives it
+    for command in readme_commands(text):
+        words = shlex.split(command)
+        assert words[0] == "python3", command
+        if words[1] == "-m":
+            assert words[2] in ("pip", "pytest"), command  # pytest runs in the edition below
+            continue
+        script, args = words[1], words[2:]
+        assert os.path.isfile(os.path.join(edition, script)), command
+        # placeholders (NET, FLAGS, S, PATH) and the flag before one stand for the reader's values
+        placeholder = [i for i, word in enumerate(args) if word.isupper() and word.isalpha()]
+        drop = set(placeholder) | {i - 1 for i in placeholder if i > 0 and args[i - 1].startswith("--")}
+        flags.setdefault(script, []).append([word for i, word in enumerate(args) if i not in drop])
+    assert set(flags) == {"kuzu_main.py", "check_main.py", "seq_train.py", "seq_plot.py"}
+    for script, arg_lists in flags.items():  # each script's own parser takes every one of them
+        module = os.path.splitext(script)[0]
+        code = f"import sys, {module}\nfor args in {arg_lists!r}:\n    {module}.parse_args(args)\n"
+        result = run(["-c", code], edition)
+        assert result.returncode == 0, (script, result.stderr)
+    tests = run(["-m", "pytest", "-q", "-p", "no:cacheprovider"], edition)  # the README's test command
+    assert tests.returncode == 1 and "9 failed" in tests.stdout  # until the work is done, as it says
