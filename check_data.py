@@ -13,12 +13,11 @@ import importlib
 import json
 import math
 import os
-import traceback
 
 import torch
 import torch.nn as nn
 
-from common import UserError, save_text
+from common import UserError, describe, save_text
 
 DATA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "check.csv")  # found from any folder
 
@@ -166,14 +165,6 @@ def save_weights(net, path):
 
 # ---------------------------------------------------------------- the contract of check.py
 
-def describe(err):
-    """An exception from the student's code in one line: its type, message and line in check.py."""
-    where = [f" (check.py, line {frame.lineno})" for frame in traceback.extract_tb(err.__traceback__)
-             if os.path.basename(frame.filename) == "check.py"]
-    message = " ".join(str(err).split())
-    return f"{type(err).__name__}{': ' + message if message else ''}{where[-1] if where else ''}"
-
-
 def student_call(what, function, *args):
     """function(*args), code of the student's check.py: whatever it raises becomes one UserError
     line saying `what` failed, and NotImplementedError (a stub not yet written) a line of its own."""
@@ -182,7 +173,7 @@ def student_call(what, function, *args):
     except NotImplementedError as err:
         raise UserError(f"{what} is not written yet{': ' + str(err) if str(err) else ''}") from None
     except Exception as err:  # a contract break or a bug of the student's: one line, no traceback
-        raise UserError(f"{what} failed: {describe(err)}") from None
+        raise UserError(f"{what} failed: {describe(err, 'check.py')}") from None
 
 
 def check_layers(net, when):

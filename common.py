@@ -13,6 +13,7 @@ import os
 import random
 import sys
 import tempfile
+import traceback
 
 import numpy as np
 import torch
@@ -110,6 +111,15 @@ def writable_file(path, flag):
         raise UserError(f"{flag} {path} is a folder, not a file")
     writable_dir(os.path.dirname(path), flag)
     return path
+
+
+def describe(err, file):
+    """One line for an exception raised by the student's `file` (kuzu.py, check.py): its type,
+    message and the last line of that file it came through."""
+    where = [f" ({file}, line {frame.lineno})" for frame in traceback.extract_tb(err.__traceback__)
+             if os.path.basename(frame.filename) == file]
+    message = " ".join(str(err).split())
+    return f"{type(err).__name__}{': ' + message if message else ''}{where[-1] if where else ''}"
 
 
 def check_finite(tensors, what):

@@ -23,7 +23,7 @@ from tqdm import tqdm
 import kuzu_data
 import kuzu_nets
 import kuzu_plots
-from common import (SEED, check_finite, number, pick_device, pyplot, run_main, save_atomic,
+from common import (SEED, check_finite, describe, number, pick_device, pyplot, run_main, save_atomic,
                     seed_everything, writable_dir, writable_file)
 
 # How each network is trained when its flags are left at their defaults. The course's recipe
@@ -289,7 +289,7 @@ def draw_pictures(args, model, test_images, test_labels, result, outputs):
     except kuzu_plots.NothingToDraw as reason:
         print(f"skipped the picture of what the model looks at: {reason}")
     except Exception as err:
-        print(f"skipped the picture of what the model looks at: drawing failed ({kuzu_nets.describe(err)})")
+        print(f"skipped the picture of what the model looks at: drawing failed ({describe(err, 'kuzu.py')})")
 
 
 def main(argv=None):

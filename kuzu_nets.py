@@ -9,25 +9,16 @@ the student's choice, so nothing here names a layer.
 import importlib
 import inspect
 import os
-import traceback
 
 import torch
 import torch.nn as nn
 
-from common import UserError
+from common import UserError, describe
 
 NETS = {"lin": "NetLin", "full": "NetFull", "conv": "NetConv"}
 # Two images to try a forward pass on, made without the random generator so that checking a
 # network does not change the numbers of the run that follows.
 PROBE = torch.linspace(-1, 1, 2 * 28 * 28).view(2, 1, 28, 28)
-
-
-def describe(err):
-    """One line for an exception raised in kuzu.py: type, message and the line it came from."""
-    where = [f"kuzu.py:{frame.lineno}" for frame in traceback.extract_tb(err.__traceback__)
-             if os.path.basename(frame.filename) == "kuzu.py"]
-    message = " ".join(str(err).split())
-    return f"{type(err).__name__}{': ' + message if message else ''}{' (' + where[-1] + ')' if where else ''}"
 
 
 def network_class(name):
@@ -39,7 +30,7 @@ def network_class(name):
     except NotImplementedError:
         raise
     except Exception as err:  # whatever a student's file raises as it is imported
-        raise UserError(f"kuzu.py cannot be imported: {describe(err)}") from None
+        raise UserError(f"kuzu.py cannot be imported: {describe(err, 'kuzu.py')}") from None
     cls = getattr(module, NETS[name], None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         raise UserError(f"kuzu.py has no class {NETS[name]}(nn.Module)")
@@ -62,7 +53,7 @@ def build(name, device="cpu"):
     except NotImplementedError:  # the student edition's stub: its own message says what to write
         raise
     except Exception as err:
-        raise UserError(f"{cls.__name__}() fails: {describe(err)}") from None
+        raise UserError(f"{cls.__name__}() fails: {describe(err, 'kuzu.py')}") from None
     model.to(device)
     warnings = check_forward(model, device)
     if num_parameters(model) == 0:
@@ -83,7 +74,7 @@ def check_forward(model, device="cpu"):
     except NotImplementedError:
         raise
     except Exception as err:
-        raise UserError(f"{name}.forward fails on a batch of shape (2, 1, 28, 28): {describe(err)}") from None
+        raise UserError(f"{name}.forward fails on a batch of shape (2, 1, 28, 28): {describe(err, 'kuzu.py')}") from None
     finally:
         model.train(was_training)
     if not isinstance(output, torch.Tensor):
