@@ -1,5 +1,5 @@
-"""The checks teacher/grade.py marks. Each runs in a process of its own (run_check), inside a
-scratch copy of one submission, and either returns a one-line note (passed) or raises (failed:
+"""The checks teacher/grade.py marks. Each runs in a process of its own (teacher/sandbox.py),
+inside a scratch copy of one submission, and either returns a one-line note (passed) or raises (failed:
 Failed for a wrong answer, anything else for broken code).
 
 Everything is checked through the course's contract only, never against the reference
@@ -10,12 +10,6 @@ network uses are read off its forward pass with a TorchFunctionMode, which sees 
 function it calls (F.relu, torch.tanh, nn.Tanh, x.relu() alike). Part 2 builds MLP(4, act) from
 check.py, calls its set_weights() and runs it on check.csv (check_data.py).
 """
-import errno
-import importlib
-import os
-import resource
-import sys
-import traceback
 
 import torch
 import torch.nn as nn
@@ -26,7 +20,6 @@ import check_data
 import kuzu_nets
 from common import UserError
 
-WRITE_LIMIT = 4 * 2 ** 20  # bytes a check may write to any one file, its printed output included
 ACTIVATIONS = {"relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus",
                "softsign", "hardtanh", "relu6", "hardswish", "hardsigmoid", "logsigmoid", "prelu", "rrelu"}
 SHAPE_OPS = {"view", "reshape", "squeeze", "flatten", "contiguous", "dim", "size", "__get__", "__getitem__"}

@@ -1,28 +1,33 @@
 """Mark students' kuzu.py and check.py against the assignment.
 
-    python3 teacher/grade.py submissions/alice              # table of checks; alice.grade.json beside it
-    python3 teacher/grade.py submissions/*                  # a whole class, several checks at a time
+    python3 teacher/grade.py submissions/*                   # a class: tables, then grades/marks.csv
+    python3 teacher/grade.py submissions/* --only alice bob  # re-grade two, updating their rows
 
-A submission is a folder holding the student's kuzu.py and check.py (the rest of the kit is taken
-from this repository, check.csv and common.py included, so editing them gains nothing). Each
-check (teacher/checks.py) runs in a process of its own with a time limit, in a fresh scratch copy:
-an exception at import, an endless loop, megabytes of printing or files written beside the copy
-cost only the checks that run into them. Before a file's checks, one probe imports it; when that
-fails, its checks all fail with the probe's message without being run. The marks per check are
-in teacher/marks.json, which the teacher can edit (or pass --marks FILE).
+A submission is a folder, named after the student, holding their kuzu.py and check.py; the
+rest of the kit (REFERENCE_FILES) is taken from this repository, so editing it gains nothing.
+A file among the submissions (an old report, say) is skipped with a note. Before a file's
+checks, a probe imports it; when that fails, its checks all fail with the probe's message.
 
-This isolates honest mistakes, not deliberate attacks: the checks run as the grader's user, so
-grade code you do not trust inside a container or virtual machine.
+Limits are in CPU time, so that they mean the same on a busy machine and a quiet one: first
+every check runs once on this kit's own solution, and a check's budget is BUDGET_FACTOR times
+the CPU time it took there, at least --min-budget s. A check over its budget is run once more
+alone (nothing else running) before it loses its marks. One that sleeps is stopped by a
+wall-clock backstop of BACKSTOP_FACTOR times its budget plus BACKSTOP_MARGIN s. Each
+submission file's checks run in a sandboxed worker (teacher/sandbox.py says how), up to
+--jobs workers at a time.
+
+Results go into --out, beside the submissions rather than among them: NAME.json per student
+and marks.csv (a row per student, a column per check, the total), both replaced on a re-run.
+The marks per check are in teacher/marks.json (or --marks FILE). Exit status 0 when every
+submission was graded, whatever its marks; 2 for a mistake in the command.
 """
 import argparse
-import ast
+import csv
+import io
 import json
 import math
-import multiprocessing
-import multiprocessing.connection
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -32,10 +37,16 @@ ROOT = os.path.dirname(TEACHER)
 sys.path[:0] = [ROOT, TEACHER]
 
 import checks  # noqa: E402  (needs the paths above)
-from common import UserError, number, run_main, save_text, writable_file  # noqa: E402
+import sandbox  # noqa: E402
+from common import UserError, number, run_main, save_text, writable_dir  # noqa: E402
 
-REFERENCE_FILES = ("common.py", "check.csv")  # from this repository, whatever the submission holds
-STUDENT_FILES = tuple(checks.PROBES)          # kuzu.py, check.py
+# The kit's modules a check may import, taken from this repository whatever the submission holds.
+REFERENCE_FILES = ("common.py", "check.csv", "check_data.py", "kuzu_nets.py", "kuzu_data.py")
+STUDENT_FILES = tuple(sandbox.PROBES)  # kuzu.py, check.py
+BUDGET_FACTOR = 10    # a correct network may well take several times the reference's compute
+BACKSTOP_FACTOR, BACKSTOP_MARGIN = 10, 10
+REFERENCE_CPU = 600   # CPU seconds the reference may take for any one check
+POLL = 0.1            # seconds between looks at the workers' CPU time
 
 
 def load_marks(path):
@@ -58,169 +69,273 @@ def load_marks(path):
     return marks
 
 
-def reference_weights():
-    """This repository's HAND_WEIGHTS, for the sigmoid check when a submission's fail the step task.
-    Read from the source: importing check.py here would hand the checks this module, not the student's."""
-    with open(os.path.join(ROOT, "check.py")) as file:
-        tree = ast.parse(file.read())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["HAND_WEIGHTS"]:
-            return ast.literal_eval(node.value)
-    raise UserError(f"{os.path.join(ROOT, 'check.py')} has no HAND_WEIGHTS = {{...}} to use as the reference")
-
-
 # ----------------------------------------------------------------------------
-# Running checks in processes of their own
+# Running checks in workers
 
-def scratch_copy(scratch_root, submission, name):
-    """A fresh folder for one check: <scratch_root>/<name>/work with the kit's reference files and
-    the submission's files (those it has). Returns (work folder, output file)."""
-    work = os.path.join(scratch_root, name, "work")
-    os.makedirs(work)
-    for file in REFERENCE_FILES:
-        shutil.copyfile(os.path.join(ROOT, file), os.path.join(work, file))
-    for file in STUDENT_FILES:
-        if os.path.isfile(os.path.join(submission, file)):
-            shutil.copyfile(os.path.join(submission, file), os.path.join(work, file))
-    return work, os.path.join(scratch_root, name, "output.txt")
+class Job:
+    """One submission file's checks, run in order in one worker (a fresh one after an overrun)."""
 
+    def __init__(self, key, folder, file, names, scratch_root):
+        self.key, self.folder, self.file, self.names, self.todo = key, folder, file, names, [file] + names
+        self.scratch_root, self.starts = scratch_root, 0
 
-def stop(process):
-    """Kill a check's process and everything it started (its own process group), and reap it."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):  # already gone, or not yet in its own group
-        pass
-    if process.is_alive():
-        process.kill()
-    process.join()
+    def scratch(self):
+        """A fresh scratch copy: the kit's reference files and this file of the submission."""
+        self.starts += 1
+        work = tempfile.mkdtemp(prefix=f"{self.key}-{self.starts}-", dir=self.scratch_root)
+        for name in REFERENCE_FILES:
+            shutil.copyfile(os.path.join(ROOT, name), os.path.join(work, name))
+        shutil.copyfile(os.path.join(self.folder, self.file), os.path.join(work, self.file))
+        return work, REFERENCE_FILES + (self.file,)
 
 
-def outcome(process, receive, timed_out, timeout):
-    """(passed, note) of a finished or stopped check's process."""
-    try:
-        if receive.poll():
-            return receive.recv()
-    except (EOFError, OSError):
-        pass
-    if timed_out:
-        return False, f"timed out after {timeout:g} s"
-    if process.exitcode < 0:
-        return False, f"killed by {signal.Signals(-process.exitcode).name}"
-    return False, f"exited with status {process.exitcode} before the check finished"
-
-
-def run_checks(tasks, jobs, timeout, context):
-    """Run tasks [(key, check or probe name, work folder, output file, key of the probe it needs or
-    None)], at most `jobs` at once, each in its own process stopped after `timeout` s; a task
-    starts once its probe has passed and is dropped if the probe failed. Return {key: (passed,
-    note, seconds)} for the tasks run."""
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    mp = multiprocessing.get_context(method)  # fork: torch is already loaded, so a check starts at once
-    waiting, running, results = list(tasks), [], {}
+def run_jobs(jobs, budgets, slots, isolation, scratch_root):
+    """Run the jobs, at most `slots` workers at a time. Return {(job key, check): result} with
+    result a dict: passed, note, cpu and, for a check stopped over its CPU budget, "overran"."""
+    results, waiting, running = {}, list(jobs), {}  # running: slot -> (job, worker)
     try:
         while waiting or running:
-            waiting = [task for task in waiting if results.get(task[4], (True,))[0]]  # drop if its probe failed
-            ready = [task for task in waiting if task[4] is None or task[4] in results]
-            for task in ready[:jobs - len(running)]:
-                waiting.remove(task)
-                key, name, work, output, _ = task
-                receive, send = mp.Pipe(duplex=False)
-                process = mp.Process(target=checks.run_check, args=(name, work, output, send, context), daemon=True)
-                process.start()
-                send.close()
-                running.append((key, process, receive, time.monotonic()))
-            multiprocessing.connection.wait([process.sentinel for _, process, _, _ in running], timeout=0.1)
-            still_running = []
-            for key, process, receive, start in running:
-                seconds = time.monotonic() - start
-                timed_out = seconds > timeout
-                if process.exitcode is None and not timed_out:
-                    still_running.append((key, process, receive, start))
-                    continue
-                result = outcome(process, receive, timed_out and process.exitcode is None, timeout)
-                stop(process)
-                results[key] = (*result, round(seconds, 2))
-            running = still_running
+            for slot in range(slots):
+                if slot not in running and waiting:
+                    job = waiting.pop(0)
+                    work, files = job.scratch()
+                    log = os.path.join(scratch_root, f"{os.path.basename(work)}.log")
+                    running[slot] = (job, sandbox.Worker(isolation, work, files, slot, log))
+            time.sleep(POLL)
+            table = sandbox.process_table()
+            for slot, (job, worker) in list(running.items()):
+                if not step(job, worker, budgets, table, results):
+                    worker.stop()
+                    del running[slot]
+                    if job.todo:  # the worker was stopped: a fresh one for the rest
+                        waiting.insert(0, job)
     finally:
-        for _, process, _, _ in running:
-            stop(process)
+        for job, worker in running.values():
+            worker.stop()
     return results
 
 
-# ----------------------------------------------------------------------------
-# Grading
+def step(job, worker, budgets, table, results):
+    """Advance one worker: take its reply, send the next check, or stop an overrun. Return
+    whether the worker is to go on."""
+    reply = worker.poll()
+    cpu, wall = worker.used(table)
+    name = worker.check
+    if name is None:  # starting: importing torch, before any of the student's code
+        if reply is None and cpu <= sandbox.START_CPU and wall <= BACKSTOP_FACTOR * sandbox.START_CPU:
+            return True
+        if reply is None or "ended" in reply:
+            why = reply["ended"] if reply else f"took over {sandbox.START_CPU} s"
+            raise UserError(f"a grading worker failed to start ({why}); {sandbox.__file__} says how they are started")
+    elif reply is None:
+        budget = budgets[name]
+        backstop = BACKSTOP_FACTOR * budget + BACKSTOP_MARGIN
+        if cpu > budget:
+            return finish(job, name, results, False, f"stopped: used more than {budget:g} s of CPU time", cpu, True)
+        if wall > backstop:
+            return finish(job, name, results, False, f"stopped: no progress for {backstop:g} s (sleeping or waiting)",
+                          cpu)
+        return True
+    elif "ended" in reply:
+        return finish(job, name, results, False, f"the check's process ended without a result ({reply['ended']})", cpu)
+    elif "passed" in reply:
+        finish(job, name, results, reply["passed"], reply["note"], cpu)
+    elif cpu > budgets[name]:  # RLIMIT_CPU's signal came before the grader looked
+        return finish(job, name, results, False, f"stopped: used more than {budgets[name]:g} s of CPU time", cpu, True)
+    else:
+        how = f"killed by {reply['signal']}" if "signal" in reply else f"exited with status {reply['status']}"
+        finish(job, name, results, False, f"the check's process {how}", cpu)
+    if not job.todo:
+        return False
+    try:
+        worker.send(job.todo[0], budgets[job.todo[0]], table)
+    except OSError:  # the worker ended meanwhile: poll says why next time
+        pass
+    return True
 
-def grade(submissions, marks, jobs, timeout):
-    """Grade each submission folder; return one report per submission: a dict with the folder, its
-    total, the marks available and a row per check (passed, marks, note, seconds, ...)."""
-    context = {"reference_weights": reference_weights(), "hidden_paths": {ROOT, TEACHER, "", os.getcwd()}}
+
+def finish(job, name, results, passed, note, cpu, overran=False):
+    """Record a check's result; a file that does not import has its checks dropped. Returns
+    False, for step to stop the worker when the check was stopped."""
+    job.todo.remove(name)
+    if name == job.file and not passed:
+        job.todo.clear()
+    results[(job.key, name)] = {"passed": passed, "note": note, "cpu": cpu, "overran": overran}
+    return False
+
+
+def run_all(jobs, budgets, slots, isolation, scratch_root):
+    """run_jobs, then each check that overran once more alone (a probe with its file's checks);
+    the results."""
+    results = run_jobs(jobs, budgets, slots, isolation, scratch_root)
+    for job in jobs:
+        for name in [job.file] + job.names:
+            if results.get((job.key, name), {}).get("overran"):
+                again = Job(job.key, job.folder, job.file, job.names if name == job.file else [], scratch_root)
+                if name != job.file:
+                    again.todo = [name]
+                retried = run_jobs([again], budgets, 1, isolation, scratch_root)
+                if retried[(job.key, name)]["overran"]:
+                    retried[(job.key, name)]["note"] += " (twice: once alone)"
+                results.update(retried)
+    return results
+
+
+def submission_jobs(folders, names, scratch_root):
+    """A job per file of each submission (key: the folder's index) that the checks `names` need."""
+    jobs = []
+    for index, folder in enumerate(folders):
+        for file in STUDENT_FILES:
+            if os.path.isfile(os.path.join(folder, file)):
+                jobs.append(Job(str(index), folder, file, [n for n in names if checks.CHECKS[n][0] == file],
+                                scratch_root))
+    return jobs
+
+
+def measure_budgets(names, slots, isolation, scratch_root, floor):
+    """Run every check on the kit's own solution; {check or probe: CPU budget}, {same: reference CPU}."""
+    probes = {name: REFERENCE_CPU for name in STUDENT_FILES + tuple(names)}
+    results = run_all(submission_jobs([ROOT], names, scratch_root), probes, slots, isolation, scratch_root)
+    for name in STUDENT_FILES + tuple(names):
+        result = results.get(("0", name)) or results[("0", checks.CHECKS[name][0])]  # else its file failed
+        if not result["passed"]:
+            why = result["note"]
+            raise UserError(f"the kit's own solution fails check {name} ({why}): budgets are measured on it, "
+                            "so fix it (or the check) first")
+    reference = {name: results[("0", name)]["cpu"] for name in probes}
+    return {name: max(floor, round(BUDGET_FACTOR * cpu, 1)) for name, cpu in reference.items()}, reference
+
+
+def grade(folders, marks, slots, floor, isolation=None):
+    """Grade each submission folder. Return (budgets, reference CPU, reports): a report per
+    folder, a dict with its name, total, the marks available and a row per check."""
+    isolation = isolation or sandbox.Isolation()
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch_root:
-        tasks = []
-        for index, submission in enumerate(submissions):
-            for name in STUDENT_FILES + tuple(marks):  # the probes first: each file's checks need its probe
-                file = name if name in STUDENT_FILES else checks.CHECKS[name][0]
-                if os.path.isfile(os.path.join(submission, file)):
-                    work, output = scratch_copy(scratch_root, submission, f"{index}-{name.replace('.', '_')}")
-                    tasks.append(((index, name), name, work, output, None if name == file else (index, file)))
-        results = run_checks(tasks, jobs, timeout, context)
-
+        os.chmod(scratch_root, 0o711)  # workers of their own users reach their folders, list none
+        budgets, reference = measure_budgets(list(marks), slots, isolation, scratch_root, floor)
+        results = run_all(submission_jobs(folders, list(marks), scratch_root), budgets, slots, isolation,
+                          scratch_root)
     reports = []
-    for index, submission in enumerate(submissions):
+    for index, folder in enumerate(folders):
         rows = []
         for name, out_of in marks.items():
             file, part, description, _ = checks.CHECKS[name]
-            if (index, name) in results:
-                passed, note, seconds = results[(index, name)]
-            elif (index, file) in results:
-                passed, note, seconds = False, f"{file} does not import: {results[(index, file)][1]}", 0.0
-            else:
-                passed, note, seconds = False, f"{file} is missing from the submission", 0.0
-            rows.append({"check": name, "part": part, "file": file, "description": description, "passed": passed,
-                         "marks": out_of if passed else 0, "out_of": out_of, "note": note, "seconds": seconds})
-        reports.append({"submission": os.path.abspath(submission), "checks": rows,
+            probe = results.get((str(index), file))
+            result = results.get((str(index), name))
+            if result is None:
+                note = f"{file} does not import: {probe['note']}" if probe else f"{file} is missing from the submission"
+                result = {"passed": False, "note": note, "cpu": 0.0}
+            rows.append({"check": name, "part": part, "file": file, "description": description,
+                         "passed": result["passed"], "marks": out_of if result["passed"] else 0, "out_of": out_of,
+                         "note": result["note"], "cpu_seconds": round(result["cpu"], 2),
+                         "budget_seconds": budgets[name]})
+        reports.append({"submission": os.path.basename(os.path.abspath(folder)), "folder": os.path.abspath(folder),
+                        "isolation": isolation.line, "checks": rows,
                         "total": sum(row["marks"] for row in rows), "out_of": sum(marks.values())})
-    return reports
+    return budgets, reference, reports
+
+
+# ----------------------------------------------------------------------------
+# Output
+
+def budget_lines(budgets, reference, floor):
+    lines = [f"budgets: CPU seconds per check, {BUDGET_FACTOR}x the kit's solution on this machine, at least {floor:g}"]
+    width = max(map(len, budgets))
+    for name, budget in budgets.items():
+        lines.append(f"  {name:<{width}}  {reference[name]:6.2f} s -> {budget:g} s")
+    return lines
 
 
 def table(report):
     """The report as text: one line per check, then the total."""
     width = max(len(row["check"]) for row in report["checks"])
-    lines = [report["submission"], f"  {'check':<{width}}  {'marks':>7}  result"]
+    lines = [report["submission"], f"  {'check':<{width}}  {'marks':>7}  {'CPU s':>6}  result"]
     for row in report["checks"]:
-        lines.append(f"  {row['check']:<{width}}  {row['marks']:>3g} / {row['out_of']:<3g}"
+        lines.append(f"  {row['check']:<{width}}  {row['marks']:>3g} / {row['out_of']:<3g} {row['cpu_seconds']:6.2f}  "
                      f"{'ok' if row['passed'] else 'FAILED'}: {row['note']}")
     lines.append(f"  {'total':<{width}}  {report['total']:>3g} / {report['out_of']:g}")
     return "\n".join(lines)
 
 
-def json_path(submission):
-    return os.path.abspath(submission).rstrip(os.sep) + ".grade.json"
+def marks_csv(path, names, reports, keep):
+    """marks.csv's text: the rows of `reports`, and, when `keep`, the other rows already in `path`."""
+    header = ["submission", *names, "total"]
+    rows = {}
+    if keep and os.path.exists(path):
+        with open(path, newline="") as file:
+            old = list(csv.reader(file))
+        if not old or old[0] != header:
+            raise UserError(f"{path} has other columns than the marks table's checks: grade everyone (without --only)")
+        rows = {row[0]: row for row in old[1:] if row}
+    for report in reports:
+        rows[report["submission"]] = [report["submission"], *(f"{row['marks']:g}" for row in report["checks"]),
+                                      f"{report['total']:g}"]
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows([header] + [rows[name] for name in sorted(rows)])
+    return text.getvalue()
+
+
+def submissions(paths, only):
+    """The submission folders among `paths` (a file is skipped with a note), names unique, only
+    those named in `only` if given."""
+    folders, seen = [], {}
+    for path in paths:
+        if os.path.isfile(path):
+            print(f"skipped {path}: a file, not a submission folder")
+            continue
+        if not os.path.isdir(path):
+            raise UserError(f"{path} does not exist (a submission is a folder with kuzu.py and check.py)")
+        name = os.path.basename(os.path.abspath(path))
+        if name in seen:
+            raise UserError(f"two submissions are named {name}: {seen[name]} and {path}; names must be unique")
+        seen[name] = path
+        folders.append(path)
+    if only:
+        unknown = sorted(set(only) - set(seen))
+        if unknown:
+            raise UserError(f"--only {' '.join(unknown)}: no such submission among the folders given")
+        folders = [seen[name] for name in seen if name in only]
+    if not folders:
+        raise UserError("no submission folders to grade")
+    return folders
+
+
+def default_jobs():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Mark students' kuzu.py and check.py; print a table of checks "
-                                                 "and write SUBMISSION_DIR.grade.json beside each folder.")
+    parser = argparse.ArgumentParser(description="Mark students' kuzu.py and check.py: print a table of checks per "
+                                                 "submission and write NAME.json and marks.csv into --out.")
     parser.add_argument("submissions", nargs="+", metavar="SUBMISSION_DIR",
-                        help="folder holding a student's kuzu.py and check.py")
+                        help="folder named after a student, holding their kuzu.py and check.py; files are skipped")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="re-grade only these submissions (folder names), "
+                        "updating their rows of marks.csv (default: grade all)")
+    parser.add_argument("--out", default="grades", help="folder for NAME.json and marks.csv (default: grades)")
     parser.add_argument("--marks", default=os.path.join(TEACHER, "marks.json"),
                         help="marks table, a JSON object check -> marks (default: teacher/marks.json)")
-    parser.add_argument("--timeout", type=number(float, 0, None, low_open=True), default=20.0,
-                        help="seconds each check may run (default: 20)")
-    parser.add_argument("--jobs", type=number(int, 1, 64), default=2, help="checks run at once (default: 2)")
-    parser.add_argument("--json", metavar="PATH", help="where to write the JSON marks, with one submission "
-                                                       "(default: SUBMISSION_DIR.grade.json)")
+    parser.add_argument("--min-budget", type=number(float, 0, None, low_open=True), default=5.0,
+                        help=f"least CPU seconds a check may use; its budget is {BUDGET_FACTOR}x the kit's solution's "
+                             "time where that is more (default: 5)")
+    parser.add_argument("--jobs", type=number(int, 1, 256), default=default_jobs(),
+                        help=f"workers run at once (default: the cores this process may use, here {default_jobs()})")
     args = parser.parse_args(argv)
-    for submission in args.submissions:
-        if not os.path.isdir(submission):
-            raise UserError(f"{submission} is not a folder (a submission is a folder with kuzu.py and check.py)")
-    if args.json and len(args.submissions) > 1:
-        raise UserError("--json names one file: give it with one submission only")
     marks = load_marks(args.marks)
-    outputs = [writable_file(args.json or json_path(s), "--json") for s in args.submissions]
-    for report, output in zip(grade(args.submissions, marks, args.jobs, args.timeout), outputs):
-        save_text(json.dumps(report, indent=2) + "\n", output)
-        print(f"{table(report)}\n  marks written to {output}\n")
+    out = writable_dir(args.out, "--out")
+    isolation = sandbox.Isolation()
+    print(isolation.line, flush=True)
+    folders = submissions(args.submissions, args.only)
+    budgets, reference, reports = grade(folders, marks, args.jobs, args.min_budget, isolation)
+    print("\n".join(budget_lines(budgets, reference, args.min_budget)) + "\n")
+    for report in reports:
+        path = save_text(json.dumps(report, indent=2) + "\n", os.path.join(out, f"{report['submission']}.json"))
+        print(f"{table(report)}\n  written to {path}\n")
+    path = os.path.join(out, "marks.csv")
+    save_text(marks_csv(path, list(marks), reports, keep=bool(args.only)), path)
+    print(f"marks of {len(reports)} submission{'s' if len(reports) > 1 else ''} written to {path}")
 
 
 if __name__ == "__main__":

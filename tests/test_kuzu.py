@@ -341,6 +341,8 @@ def test_a_course_format_kuzu_py_trains_saves_reloads_and_draws(net, count, smal
     for picture in ("curves", "confusion", "confused", "weights"):
         assert (tmp_path / "plots" / f"{picture}_{net}.png").stat().st_size > 1000
     assert model.stat().st_size > 1000 and f"  {model}  (model weights)" in result.stdout
+    if net != "lin":
+        return  # reloading is the same code for every net: once is enough
     again = run_student(tmp_path, "other_names", "--net", net, "--data_dir", small_data, "--load_model", model,
                         "--epochs", "0")
     assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr

@@ -1,0 +1,322 @@
+"""teacher/grade.py and teacher/sandbox.py: marks, budgets, output files and isolation.
+
+One grading run, as a teacher would start it, marks the kit's solution, a large correct
+network and a hostile submission per attack side by side while another process keeps a core
+busy; the tests below read its output. No test depends on wall-clock time: limits are in CPU
+time, and the one wall-clock limit (the backstop for a sleeper) is far above what a loaded
+machine takes.
+"""
+import csv
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from common import UserError
+from teacher import grade, sandbox
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECRET = "TOP-SECRET-ANSWER-KEY"
+ISOLATION = sandbox.Isolation()
+needs_bwrap = pytest.mark.skipif(not ISOLATION.bwrap, reason=f"no working bubblewrap: {ISOLATION.line}")
+
+# A check.py of the course's shape, right on the nine points; {attack} runs at import.
+CHECK_PY = '''import torch
+import torch.nn as nn
+{attack}
+
+class MLP(nn.Module):
+    def __init__(self, hid=4, act="sig"):
+        super().__init__()
+        self.act = act
+        self.in_hid = nn.Linear(2, hid)
+        self.hid_out = nn.Linear(hid, 1)
+
+    def forward(self, input):
+        hid_sum = self.in_hid(input)
+        if self.act == "step":
+            self.hid = (hid_sum >= 0).float()
+            return (self.hid_out(self.hid) >= 0).float()
+        self.hid = torch.sigmoid(hid_sum)
+        return torch.sigmoid(self.hid_out(self.hid))
+
+    def set_weights(self):
+        in_hid_weight = [[1, 1], [1, 1], [1, 1], [1, 1]]
+        hid_bias = [-0.5, -1.5, -2.5, -3.5]
+        hid_out_weight = [[1, -1, 1, -1]]
+        out_bias = [-0.5]
+        scale = 10 if self.act == "sig" else 1
+        self.in_hid.weight.data = torch.tensor(in_hid_weight, dtype=torch.float32) * scale
+        self.in_hid.bias.data = torch.tensor(hid_bias, dtype=torch.float32) * scale
+        self.hid_out.weight.data = torch.tensor(hid_out_weight, dtype=torch.float32) * scale
+        self.hid_out.bias.data = torch.tensor(out_bias, dtype=torch.float32) * scale
+'''
+
+ATTACKS = {  # submission name -> code run when its check.py is imported
+    "reader": '''found = []
+for path in ({secret!r}, {other!r}, {kit_test!r}):
+    try:
+        found.append(open(path).read()[:40])
+    except OSError as err:
+        found.append(type(err).__name__)
+raise RuntimeError("read " + " | ".join(found))''',
+    "writer": '''done = []
+for path in ({outside!r}, {other!r}, "/tmp/student-was-here"):
+    try:
+        with open(path, "a") as file:
+            file.write("# hacked")
+        done.append("wrote")
+    except OSError as err:
+        done.append(type(err).__name__)
+raise RuntimeError("write " + " | ".join(done))''',
+    "socket": '''import socket
+connection = socket.socket()
+connection.settimeout(5)
+try:
+    connection.connect(("127.0.0.1", {port}))
+    connection.sendall(b"stolen")
+    result = "connected"
+except OSError as err:
+    result = type(err).__name__
+raise RuntimeError("socket " + result)''',
+    "forkbomb": '''import os, time
+children = 0
+try:
+    while children < 500:  # bounded, should isolation fail
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        children += 1
+except OSError as err:
+    raise RuntimeError(f"forked {{children}} then {{type(err).__name__}}")
+raise RuntimeError(f"forked {{children}}")''',
+    "diskfill": '''with open("fill.bin", "wb") as file:
+    while True:
+        file.write(b"x" * 2 ** 20)''',
+    "sleeper": '''import time
+time.sleep(10 ** 6)''',
+    "printer": '''for _ in range(10 ** 6):
+    print("x" * 99)''',
+}
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as file:
+        file.write(text)
+    return path
+
+
+def kit_kuzu(edit=None):
+    with open(os.path.join(ROOT, "kuzu.py")) as file:
+        text = file.read()
+    if edit:
+        assert text.count(edit[0]) == 1, edit[0]
+        text = text.replace(*edit)
+    return text
+
+
+def attack(name, base, port=0):
+    """check.py of the hostile submission `name`, aimed at files beside it in `base`."""
+    return CHECK_PY.format(attack=ATTACKS[name].format(
+        secret=str(base / "answers.txt"), other=str(base / "solution" / "check.py"),
+        kit_test=os.path.join(ROOT, "tests", "test_grade.py"), outside=str(base / "outside.txt"), port=port))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Grade every submission in one run, with a busy loop on one core; (stdout, {name: report},
+    the submissions' folder, the output folder, the test server's socket)."""
+    base = tmp_path_factory.mktemp("submissions")
+    out = tmp_path_factory.mktemp("grades")
+    write(base / "answers.txt", SECRET)  # the teacher's file beside the submissions
+    os.chmod(base / "answers.txt", 0o600)
+    write(base / "old.grade.json", "{}")  # a file among the submissions: skipped
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.setblocking(False)
+    write(base / "solution" / "kuzu.py", kit_kuzu())
+    write(base / "solution" / "check.py", CHECK_PY.format(attack="# the solution"))
+    # About 4x the reference's CPU time (64/128 channels, 256 hidden), and correct.
+    write(base / "large" / "kuzu.py", kit_kuzu(("channels=(16, 32), hid=128", "channels=(64, 128), hid=256")))
+    write(base / "spinner" / "kuzu.py", kit_kuzu(("import torch\n", "import torch\nwhile True:\n    pass\n")))
+    for name in ATTACKS:
+        write(base / name / "check.py", attack(name, base, server.getsockname()[1]))
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        result = subprocess.run([sys.executable, os.path.join(ROOT, "teacher", "grade.py"), "--min-budget", "1",
+                                 "--jobs", "2", "--out", str(out), *sorted(map(str, base.iterdir()))],
+                                capture_output=True, text=True, timeout=600)
+    finally:
+        busy.kill()
+        busy.wait()
+    assert result.returncode == 0, result.stderr
+    reports = {}
+    for path in out.glob("*.json"):
+        with open(path) as file:
+            reports[path.stem] = json.load(file)
+    yield result.stdout, reports, base, out, server
+    server.close()
+
+
+def notes(report):
+    return {row["check"]: row["note"] for row in report["checks"] if not row["passed"]}
+
+
+def probe_note(report, file="check.py"):
+    """The note of a file that does not import (the same on each of its checks)."""
+    found = {row["note"] for row in report["checks"] if row["file"] == file}
+    assert len(found) == 1, found
+    note = found.pop()
+    assert note.startswith(f"{file} does not import: "), note
+    return note[len(f"{file} does not import: "):]
+
+
+def test_solution_and_large_network_get_full_marks_on_a_busy_machine(graded):
+    _, reports, _, _, _ = graded
+    assert notes(reports["solution"]) == {}
+    assert reports["solution"]["total"] == reports["solution"]["out_of"] == sum(
+        grade.load_marks(os.path.join(ROOT, "teacher", "marks.json")).values())
+    large = reports["large"]
+    assert {row["check"] for row in large["checks"] if row["passed"]} >= {
+        row["check"] for row in large["checks"] if row["file"] == "kuzu.py"}
+    conv = next(row for row in large["checks"] if row["check"] == "conv_trains")
+    assert conv["cpu_seconds"] > 2 * next(row["cpu_seconds"] for row in reports["solution"]["checks"]
+                                          if row["check"] == "conv_trains")
+
+
+def test_output_names_isolation_budgets_and_files(graded):
+    stdout, reports, base, out, _ = graded
+    assert stdout.splitlines()[0].startswith("isolation: ")
+    assert f"skipped {base / 'old.grade.json'}: a file, not a submission folder" in stdout
+    assert "budgets: CPU seconds per check, 10x the kit's solution on this machine, at least 1" in stdout
+    assert not (base / "old.grade.json.json").exists() and not list(base.glob("*/*.json"))  # nothing among them
+    names = sorted(["solution", "large", "spinner", *ATTACKS])
+    assert sorted(reports) == names
+    with open(out / "marks.csv", newline="") as file:
+        rows = list(csv.reader(file))
+    marks = grade.load_marks(os.path.join(ROOT, "teacher", "marks.json"))
+    assert rows[0] == ["submission", *marks, "total"]
+    assert [row[0] for row in rows[1:]] == names
+    for row in rows[1:]:
+        report = reports[row[0]]
+        assert row[1:] == [f"{r['marks']:g}" for r in report["checks"]] + [f"{report['total']:g}"]
+    assert set(reports["solution"]) == {"submission", "folder", "isolation", "checks", "total", "out_of"}
+    assert set(reports["solution"]["checks"][0]) == {"check", "part", "file", "description", "passed", "marks",
+                                                     "out_of", "note", "cpu_seconds", "budget_seconds"}
+
+
+def test_each_attack_ends_as_a_reason_in_its_own_rows(graded):
+    _, reports, _, _, _ = graded
+    for name in ATTACKS:
+        assert reports[name]["total"] == 0
+        assert set(notes(reports[name])) == {row["check"] for row in reports[name]["checks"]}
+        assert notes(reports[name])["lin_structure"] == "kuzu.py is missing from the submission"
+    assert probe_note(reports["spinner"], "kuzu.py") == "stopped: used more than 1 s of CPU time (twice: once alone)"
+    assert probe_note(reports["sleeper"]) == "stopped: no progress for 20 s (sleeping or waiting)"
+    assert probe_note(reports["printer"]) == probe_note(reports["diskfill"]) == \
+        "stopped: wrote more than 4 MB to a file (printed output included)"
+    forked = probe_note(reports["forkbomb"])
+    assert forked.startswith("RuntimeError: forked ") and "then BlockingIOError" in forked
+    if ISOLATION.own_users:
+        assert int(forked.split()[2]) < sandbox.PROCESSES
+
+
+@needs_bwrap
+def test_no_file_outside_the_scratch_folder_can_be_read_or_written(graded):
+    _, reports, base, _, _ = graded
+    assert probe_note(reports["reader"]).startswith(
+        "RuntimeError: read FileNotFoundError | FileNotFoundError | FileNotFoundError")
+    written = probe_note(reports["writer"])
+    assert written.startswith("RuntimeError: write ") and "wrote" not in written
+    assert not (base / "outside.txt").exists() and not os.path.exists("/tmp/student-was-here")
+    with open(base / "solution" / "check.py") as file:
+        assert "hacked" not in file.read()
+
+
+@needs_bwrap
+def test_no_network(graded):
+    _, reports, _, _, server = graded
+    assert probe_note(reports["socket"]).startswith("RuntimeError: socket ConnectionRefusedError")
+    with pytest.raises(BlockingIOError):
+        server.accept()
+
+
+def test_secret_appears_in_no_output(graded):
+    stdout, reports, _, out, _ = graded
+    assert SECRET not in stdout and all(SECRET not in json.dumps(report) for report in reports.values())
+    assert SECRET not in (out / "marks.csv").read_text()
+
+
+def test_resource_limits_alone_still_stop_attacks(tmp_path):
+    """The path without bubblewrap: a few attacks through run_jobs, with fixed budgets."""
+    isolation = sandbox.Isolation(use_bwrap=False)
+    assert isolation.line.startswith("isolation: resource limits only (")
+    scratch = tempfile.mkdtemp(prefix="grade-")  # beside grade.py's, where a worker's own user reaches it
+    os.chmod(scratch, 0o711)
+    jobs = []
+    for name in ("printer", "diskfill", "forkbomb"):
+        write(tmp_path / name / "check.py", attack(name, tmp_path))
+        jobs.append(grade.Job(name, str(tmp_path / name), "check.py", [], scratch))
+    try:
+        results = grade.run_jobs(jobs, {"check.py": 5}, 2, isolation, scratch)
+    finally:
+        shutil.rmtree(scratch)
+    assert results[("printer", "check.py")]["note"] == results[("diskfill", "check.py")]["note"] == \
+        "stopped: wrote more than 4 MB to a file (printed output included)"
+    assert results[("forkbomb", "check.py")]["note"].startswith("RuntimeError: forked ")
+
+
+def test_only_regrades_the_named_and_keeps_other_rows(tmp_path, monkeypatch, capsys):
+    names = list(grade.load_marks(os.path.join(ROOT, "teacher", "marks.json")))
+    budgets = {name: 5 for name in ("kuzu.py", "check.py", *names)}  # as if measured: no reference run
+    monkeypatch.setattr(grade, "measure_budgets", lambda *args: (budgets, budgets))
+    out = tmp_path / "grades"
+    header = "submission," + ",".join(names) + ",total\n"
+    write(out / "marks.csv", header + "".join(f"{name}," + ",".join("1" * len(names)) + f",{len(names)}\n"
+                                              for name in ("ann", "zoe")))
+    write(tmp_path / "ann" / "check.py", CHECK_PY.format(attack="raise ValueError('nope')"))
+    write(tmp_path / "zoe" / "check.py", "")
+    grade.main([str(tmp_path / "ann"), str(tmp_path / "zoe"), "--only", "ann", "--out", str(out)])
+    assert "marks of 1 submission written to" in capsys.readouterr().out
+    with open(out / "marks.csv", newline="") as file:
+        rows = {row[0]: row for row in csv.reader(file)}
+    assert list(rows) == ["submission", "ann", "zoe"] and rows["ann"][-1] == "0" and rows["zoe"][-1] == str(len(names))
+    report = json.loads((out / "ann.json").read_text())
+    assert probe_note(report) == "ValueError: nope (check.py:3)"
+    grade.main([str(tmp_path / "ann"), "--out", str(out)])  # without --only: marks.csv holds what was graded
+    assert (out / "marks.csv").read_text() == header + "ann," + ",".join("0" * len(names)) + ",0\n"
+    write(out / "marks.csv", "submission,other,total\n")
+    with pytest.raises(UserError, match="has other columns"):
+        grade.main([str(tmp_path / "ann"), "--only", "ann", "--out", str(out)])
+
+
+def test_bad_grading_inputs_are_one_line_errors(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        grade.main([str(tmp_path / "nobody")])
+    (tmp_path / "a" / "alice").mkdir(parents=True)
+    (tmp_path / "b" / "alice").mkdir(parents=True)
+    with pytest.raises(UserError, match="two submissions are named alice"):
+        grade.main([str(tmp_path / "a" / "alice"), str(tmp_path / "b" / "alice")])
+    with pytest.raises(UserError, match="--only bob: no such submission"):
+        grade.main([str(tmp_path / "a" / "alice"), "--only", "bob"])
+    (tmp_path / "file.json").write_text("{}")
+    with pytest.raises(UserError, match="no submission folders"):
+        grade.main([str(tmp_path / "file.json")])
+    path = tmp_path / "marks.json"
+    path.write_text(json.dumps({**{name: 1 for name in grade.checks.CHECKS}, "lin_structure": -1}))
+    with pytest.raises(UserError, match="lin_structure must be a number >= 0"):
+        grade.load_marks(str(path))
+    path.write_text(json.dumps({"lin_structur": 1}))
+    with pytest.raises(UserError, match="unknown: lin_structur"):
+        grade.load_marks(str(path))
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "teacher", "grade.py"), str(tmp_path / "nobody")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'nobody'} does not exist (a submission is a folder with kuzu.py and check.py)"]
