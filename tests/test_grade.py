@@ -18,6 +18,7 @@ import tempfile
 import pytest
 
 from common import UserError
+from kit import FIXTURES
 from teacher import grade, sandbox
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -148,6 +149,11 @@ def graded(tmp_path_factory):
     write(base / "spinner" / "kuzu.py", kit_kuzu(("import torch\n", "import torch\nwhile True:\n    pass\n")))
     for name in ATTACKS:
         write(base / name / "check.py", attack(name, base, server.getsockname()[1]))
+    for name, kuzu, check in (("course", "other_names", "right"), ("mistakes", "mistakes", "wrong"),
+                              ("stubs", "stubs", "stub")):  # course-format files of our own
+        os.makedirs(base / name)
+        shutil.copy(os.path.join(FIXTURES, "kuzu", f"{kuzu}.py"), base / name / "kuzu.py")
+        shutil.copy(os.path.join(FIXTURES, "check", f"{check}.py"), base / name / "check.py")
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         result = subprocess.run([sys.executable, os.path.join(ROOT, "teacher", "grade.py"), "--min-budget", "1",
@@ -191,13 +197,35 @@ def test_solution_and_large_network_get_full_marks_on_a_busy_machine(graded):
                                           if row["check"] == "conv_trains")
 
 
+def test_course_format_submissions_are_marked_through_the_contract(graded):
+    reports = graded[1]
+    assert notes(reports["course"]) == {}  # other layer names and sizes, another design: full marks
+    assert notes(reports["mistakes"]) == {
+        **dict.fromkeys(("lin_structure", "lin_forward", "lin_trains"), "NetLin() needs the arguments outputs: "
+                        "kuzu_main.py builds it with none, so give each a default value"),
+        "full_structure": "forward does not end with log_softmax (it never calls it)",
+        "full_forward": "the outputs are not log-probabilities (exp of each row must sum to 1)",
+        "full_trains": "the held-out outputs are not log-probabilities (exp of each row must sum to 1), so the "
+                       "loss is not a negative log likelihood",
+        **dict.fromkeys(("conv_structure", "conv_forward", "conv_trains"), "NetConv.forward returns shape (2, 5) for "
+                        "a batch of shape (2, 1, 28, 28): want (2, 10), one row of 10 class scores per image"),
+        "step_weights": "7 of 9 points right with step",
+        "sig_weights": "7 of 9 points right with sigmoid, and outputs up to 0.15 away from the step network's: "
+                       "scale the weights up further"}
+    stubs = reports["stubs"]
+    assert stubs["total"] == 0 and len(notes(stubs)) == len(stubs["checks"])
+    assert notes(stubs)["lin_forward"] == "NetLin.forward returns int '0', not a tensor of log-probabilities of " \
+        "shape (N, 10)"
+    assert notes(stubs)["step_weights"].startswith("after MLP.set_weights(), the weights are empty")
+
+
 def test_output_names_isolation_budgets_and_files(graded):
     stdout, reports, base, out, _ = graded
     assert stdout.splitlines()[0].startswith("isolation: ")
     assert f"skipped {base / 'old.grade.json'}: a file, not a submission folder" in stdout
     assert "budgets: CPU seconds per check, 10x the kit's solution on this machine, at least 1" in stdout
     assert not (base / "old.grade.json.json").exists() and not list(base.glob("*/*.json"))  # nothing among them
-    names = sorted(["solution", "large", "spinner", *ATTACKS])
+    names = sorted(["solution", "large", "spinner", "course", "mistakes", "stubs", *ATTACKS])
     assert sorted(reports) == names
     with open(out / "marks.csv", newline="") as file:
         rows = list(csv.reader(file))
