@@ -88,7 +88,7 @@ def network_states(net, lang, batch):
 def collect_states(net, lang, batch):
     """The States of every input step of `batch` (a StringBatch)."""
     points, prob = network_states(net, lang, batch)
-    inside = np.arange(batch.state.shape[1]) < batch.length[:, None]
+    inside = batch.real_steps
     first = np.zeros_like(inside)
     first[:, 0] = True
     return States(points[inside], batch.seq[:, :-1][inside], batch.state[inside], mask_of(prob[inside]),
@@ -523,7 +523,7 @@ def generalisation(net, lang, largest, rng=None):
 def score_rows(net, lang, batch, row_of, names, grammar):
     """One GeneralisationRow per name; string i of the batch counts towards row row_of[i]."""
     _, prob = network_states(net, lang, batch)
-    inside = np.arange(batch.prob.shape[1]) < batch.length[:, None]
+    inside = batch.real_steps
     if grammar:
         checked = inside
         right = mask_of(prob) == mask_of(np.where(batch.prob > 0, 1.0, 0.0))

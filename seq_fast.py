@@ -32,14 +32,23 @@ The learning rate can change from string to string (a schedule, given per string
 run's gradient can be clipped to a maximum length before the step, as clip_grad_norm_ does.
 Per string, time t runs over the input steps 0..T-1; h[:, t] is the hidden state BEFORE step t
 (h[:, 0] the initial state), h[:, t+1] the state after reading symbol x_t.
+
+train_together() at the end is what `seq_train.py --engine fast` runs: one network or many
+(`--runs N`, each with its own seed, weights and strings) with the recipe of the flags, and each
+run's candidates, as the lanes of one FastTrainer; printing and checkpoints as the autograd loop's.
 """
 import glob
+import importlib
 import math
 import os
+import sys
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
+
+from seq_setup import CHUNK, Log, best_candidate, end_of_chunk, learning_rate, num_strings, pick_step
 
 # numba: compile on first use (about 15 s, once) and keep the machine code in __pycache__;
 # error_model='numpy' lets a float division be a plain division (no zero check), which the
@@ -613,3 +622,88 @@ class FastTrainer:
                 for r in range(group.runs):
                     for name, p in nets[a + r].named_parameters():
                         p.copy_(torch.from_numpy(group.weights[name][..., r].copy()))
+
+
+# ---------------------------------------------------------------- the runs of seq_train.py --engine fast
+
+def make_engine(args, nets, lang):
+    """FastTrainer for these networks and recipe; its first use compiles the engine, or loads it
+    from numba's cache in __pycache__. A damaged cache (an error raised inside numba's cache
+    loader) is removed and the engine compiled afresh, with a note; any other error is raised."""
+    module = sys.modules[__name__]
+    probe = [lang.batch(1, np.random.default_rng(0))] * len(nets)
+    for attempt in range(2):
+        engine = module.FastTrainer(nets, args.optim, args.lr, args.mom, args.wd, clip=args.clip)
+        try:
+            engine.errors(probe)        # compiles, or loads the cache: changes no weights
+            return engine
+        except Exception as err:
+            if attempt or not from_numba_cache(err):
+                raise
+            removed = clear_cache()
+            print(f'note: the fast engine\'s compile cache was damaged ({type(err).__name__}); '
+                  f'removed {removed} cached files and compiling again (about 20 s)')
+            module = importlib.reload(module)       # new dispatchers, which read no cache
+
+
+def from_numba_cache(err):
+    """Whether an exception was raised inside numba's caching code (a damaged cache file)."""
+    caching = os.path.join('numba', 'core', 'caching.py')
+    return any(frame.filename.endswith(caching) for frame in traceback.extract_tb(err.__traceback__))
+
+
+def drawn_ahead(lang, rngs, total):
+    """Yield the training strings CHUNK at a time, total in all: a list with a StringBatch per
+    generator (per run), the next chunk drawn in a second thread while the caller trains on this
+    one (numpy and the compiled engine both work outside Python's global lock). Each generator
+    is used in order, so the strings are exactly those a single run with that seed draws."""
+    sizes = [min(CHUNK, total - start) for start in range(0, total, CHUNK)]
+    draw = lambda count: [lang.batch(count, rng) for rng in rngs]
+    with ThreadPoolExecutor(1) as drawer:
+        upcoming = drawer.submit(draw, sizes[0])
+        for size in sizes[1:]:
+            current = upcoming.result()
+            upcoming = drawer.submit(draw, size)
+            yield current
+        yield upcoming.result()
+
+
+def train_together(args, candidates, lang, rngs, show_rngs, selections, runs):
+    """Train the networks of candidates[i] (run i's) on the strings of rngs[i], all with the recipe
+    in args, and keep each run's best on selections[i] after pick_step(args) strings, as
+    seq_train.train_candidates does: until the pick every candidate is a lane of its own; then
+    the engine keeps the lane of each run's best, with its optimizer state. Prints a line per
+    chunk (scoring each run's fresh string in the engine rather than in torch) and saves the
+    checkpoints (runs[i] names run i's) -> the network each run kept."""
+    width = len(candidates[0])                  # lanes per run: its candidates until the pick, then 1
+    lanes = [net for run in candidates for net in run]
+    widen = lambda per_run: [item for item in per_run for _ in range(width)]
+    engine = make_engine(args, lanes, lang)
+    nets = [run[0] for run in candidates]       # the networks shown and saved (the first candidates until the pick)
+    log = Log(args, lang, show_rngs, runs, score=lambda batches: engine.errors(widen(batches))[::width, 0])
+    pick = pick_step(args) if width > 1 else None
+    step = 0
+    try:
+        for batches in drawn_ahead(lang, rngs, num_strings(args)):
+            count = len(batches[0].length)
+            lrs = np.array([learning_rate(args, s) for s in range(step, step + count)])
+            cut = pick - step if pick and step < pick <= step + count else count
+            errors = engine.train_chunk(widen([b.part(0, cut) for b in batches]), lrs[:cut])
+            if step + cut == pick:
+                engine.copy_to(lanes)                   # compared in torch, as the autograd loop does
+                kept, results = zip(*[best_candidate(run, lang, selection)
+                                      for run, selection in zip(candidates, selections)])
+                chosen = np.arange(len(nets)) * width + kept
+                nets = lanes = [run[k] for run, k in zip(candidates, kept)]
+                engine, errors, width = engine.keep(chosen, nets), errors[chosen], 1
+                if cut < count:
+                    rest = engine.train_chunk([b.part(cut, count) for b in batches], lrs[cut:])
+                    errors = np.concatenate([errors, rest], axis=1)
+                log.picked(kept, results)
+            engine.copy_to(lanes)
+            step += count
+            log.tick(count)
+            end_of_chunk(args, log, nets, runs, errors[::width], step)
+    finally:
+        log.close()
+    return nets

@@ -41,17 +41,18 @@ import torch
 import seq_analysis_plots as draw
 import seq_dynamics as dyn
 from common import SEED, UserError, number, pyplot, run_main, save_figure, writable_dir
-from seq_models import (META, epoch_tag, found_hint, load_checkpoint, load_weights,
-                        make_model)
-from seq_train import (DEFAULTS, LANGUAGES, add_language_flags, build_language, default_table, predict,
-                       resolve_defaults, run_checkpoint, show_string)
+from seq_checkpoints import META, epoch_tag, found_hint, load_checkpoint, load_weights
+from seq_models import make_model, predict, show_string
+from seq_setup import (DEFAULTS, LANGUAGES, add_language_flags, build_language, default_table, fill_unset,
+                       resolve_defaults, run_checkpoint)
 
 SETTINGS = ['lang', 'model', 'hid', 'embed']     # what names a network: checked against the checkpoint
 MAX_PLOT = 100
 GATES = ['i input gate', 'f forget gate', 'g cell candidate', 'o output gate']
 
 
-def parse_args(argv=None):
+def make_parser():
+    """The flags of seq_plot.py, each with its default in its help."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0], epilog=default_table(recipes=False),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_language_flags(parser)
@@ -71,12 +72,15 @@ def parse_args(argv=None):
                              '(default: none, a single run)')
     parser.add_argument('--show', action='store_true', help='also show the plots in windows (default: off)')
     add_analysis_flags(parser)
+    return parser
+
+
+def parse_args(argv=None):
+    parser = make_parser()
     # flags left unset stay None, so that settings typed can be told from defaults
     args = parser.parse_args(argv, argparse.Namespace(**dict.fromkeys([*SETTINGS, 'out_path'])))
     args.given = {key for key in [*SETTINGS, 'length', 'epoch', 'out_path'] if getattr(args, key) is not None}
-    for key in SETTINGS + ['out_path']:
-        if getattr(args, key) is None:
-            setattr(args, key, parser.get_default(key))
+    fill_unset(args, {key: parser.get_default(key) for key in [*SETTINGS, 'out_path']})
     if args.checkpoint == '':
         raise UserError('--checkpoint needs a file name')
     if args.checkpoint is not None:
@@ -114,7 +118,7 @@ def find_checkpoint(args):
 
 
 # A course checkpoint's name, as its seq_train.py writes it: {lang}_{model}{hid}_{k}.pth; the kit's own
-# names (seq_models.checkpoint_path) also: reber_embed_{model}{hid}_{k}.pth and _run{r} at the end
+# names (seq_checkpoints.checkpoint_path) also: reber_embed_{model}{hid}_{k}.pth and _run{r} at the end
 COURSE_NAME = re.compile(r'(?P<lang>{})(?P<embed>_embed)?_(?P<model>srn|lstm)(?P<hid>\d+)_\d+(?:\.\d+)?'
                          r'(?:_run\d+)?\.pth'.format('|'.join(sorted(map(re.escape, LANGUAGES), key=len,
                                                                        reverse=True))))
@@ -274,7 +278,7 @@ def save_plot(plt, fig, path, show):
     return path
 
 
-# ---------------------------------------------------------------- how does it count? (issue 11)
+# ---------------------------------------------------------------- how does it count?
 
 FSM_STRINGS = 200           # strings whose states are clustered, and again to choose the clusters
 FIDELITY_STRINGS = 1000     # fresh strings the fidelity and the comparison are measured on
@@ -284,17 +288,18 @@ REBER_TEST_LIMIT = 30       # longer Reber strings are too rare to draw
 def add_analysis_flags(parser):
     group = parser.add_argument_group('how does it count? (seq_dynamics.py)')
     group.add_argument('--trajectory', type=number(int, 1), nargs='?', const=1, default=None, metavar='K',
-                       help='draw the path of the first K plotted strings (1 when K is left out; default off)')
-    group.add_argument('--fsm', action='store_true', help='extract, print and draw a finite state machine')
+                       help='draw the path of the first K plotted strings, 1 when K is left out (default: off)')
+    group.add_argument('--fsm', action='store_true', help='extract, print and draw a finite state machine (default: off)')
     group.add_argument('--clusters', type=number(int, 1, dyn.MAX_CLUSTERS), default=None,
-                       help='clusters for --fsm (default: the fewest whose machine predicts what the '
-                            f'network predicts on {100 * dyn.FIDELITY_GOAL:g}%% of steps)')
+                       help='clusters for --fsm; without it the fewest whose machine predicts what the '
+                            f'network predicts on {100 * dyn.FIDELITY_GOAL:g}%% of steps (default: automatic)')
     group.add_argument('--fixed_points', action='store_true',
-                       help="fixed points of each symbol's map, their eigenvalues and flow")
+                       help="fixed points of each symbol's map, their eigenvalues and flow (default: off)")
     group.add_argument('--test_length', type=number(int, 1), default=None, metavar='N',
                        help='generalisation: blocks of one n for n = 1..N (Reber: strings of at least '
-                            f'5, 10, ... N symbols) (default off; with --analyse twice --length, Reber {REBER_TEST_LIMIT})')
-    group.add_argument('--analyse', action='store_true', help='all of the above')
+                            f'5, 10, ... N symbols); with --analyse and no N, twice --length (Reber: '
+                            f'{REBER_TEST_LIMIT}) (default: off)')
+    group.add_argument('--analyse', action='store_true', help='all of the above (default: off)')
 
 
 def check_analysis_flags(args):
@@ -427,7 +432,7 @@ def main(argv=None):
         print(f'error: {error:.5f}' + ('' if np.isnan(final) else f'  final: {final:.5f}'))
 
     hidden, context, _ = predict(net, lang, batch)
-    inside = np.arange(batch.state.shape[1]) < batch.length[:, None]
+    inside = batch.real_steps
     state, symbol = batch.state[inside], batch.seq[:, :-1][inside]
     if args.model == 'srn':
         start = net.initial_state().detach().double().numpy()

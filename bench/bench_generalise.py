@@ -18,8 +18,10 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import seq_dynamics as dyn  # noqa: E402
+import seq_setup  # noqa: E402
 import seq_train  # noqa: E402
-from seq_models import load_checkpoint, load_weights, make_model  # noqa: E402
+from seq_checkpoints import load_checkpoint, load_weights  # noqa: E402
+from seq_models import make_model  # noqa: E402
 
 
 def main():
@@ -36,10 +38,10 @@ def main():
                                '--out_path', folder], cwd=ROOT, capture_output=True, text=True)
         if done.returncode:
             sys.exit(done.stderr.strip())
-        lang = seq_train.build_language(args)
+        lang = seq_setup.build_language(args)
         reached = []
         for r in range(bench.runs):
-            path = seq_train.run_checkpoint(args, round(args.epoch * 1000) / 1000, r if bench.runs > 1 else None)
+            path = seq_setup.run_checkpoint(args, round(args.epoch * 1000) / 1000, r if bench.runs > 1 else None)
             net = make_model(args.model, lang.num_symbols, args.hid)
             load_weights(net, load_checkpoint(path, {}), path)
             with torch.no_grad():

@@ -5,7 +5,7 @@ speed: per training string, SRN with 2 hidden units on anb2n and LSTM with 3 on 
 runs:  what 16 runs cost compared with 1 in the fast engine alone, per training string (strings
        drawn beforehand).
 command: the whole seq_train.py command at its defaults with --runs 16 against --runs 1, wall
-       clock: the issue's target (16 runs at most 3x one).
+       clock: the target set for it (16 runs at most 3x one).
 reliability (only when asked for, slow): seq_train.py at its defaults for seeds 1..N with both
        engines (the fast one as one --runs N command, the autograd one seed after seed), and the
        fraction of seeds that reach the course's error on 1000 fresh strings after training:
@@ -34,6 +34,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import seq_fast  # noqa: E402
+import seq_setup  # noqa: E402
 import seq_train  # noqa: E402
 from common import seed_everything  # noqa: E402
 
@@ -45,11 +46,11 @@ RESULT = re.compile(r'on 1000 fresh strings: error ([0-9.]+), determined steps r
 def setup(model, lang_name, runs=1):
     """seq_train's defaults for this model and language -> (args, lang, nets)."""
     args = seq_train.parse_args(['--lang', lang_name, '--model', model])
-    lang = seq_train.build_language(args)
+    lang = seq_setup.build_language(args)
     nets = []
     for r in range(runs):
         seed_everything(args.seed + r)
-        nets.append(seq_train.build_model(args, lang))
+        nets.append(seq_setup.build_model(args, lang))
     return args, lang, nets
 
 

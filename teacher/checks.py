@@ -11,6 +11,10 @@ function it calls (F.relu, torch.tanh, nn.Tanh, x.relu() alike). Part 2 builds M
 check.py, calls its set_weights() and runs it on check.csv (check_data.py).
 """
 
+import os
+import re
+
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -18,7 +22,10 @@ from torch.overrides import TorchFunctionMode
 
 import check_data
 import kuzu_nets
+from anbn import AnBn
 from common import UserError
+from seq_checkpoints import read_weights_only, weights_shape
+from seq_models import evaluate, make_model
 
 ACTIVATIONS = {"relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus",
                "softsign", "hardtanh", "relu6", "hardswish", "hardsigmoid", "logsigmoid", "prelu", "rrelu"}
@@ -262,3 +269,73 @@ def sig_weights(context):
         return f"{right} of {len(targets)} right, as its step network: each sigmoid output within {gap:.3f} of it"
     raise Failed(f"{right} of {len(targets)} points right with sigmoid, and outputs up to {gap:.2f} away from "
                  "the step network's: scale the weights up further")
+
+
+# ----------------------------------------------------------------------------
+# Part 3: the trained recurrent networks
+
+# The checkpoint each Part 3 check reads, as the course's seq_train.py names it in the student's
+# net/ folder ({lang}_{model}{hid}_{k}.pth, k the thousands of strings trained on; the largest
+# k is taken): its language, model and hidden units. Both train on n <= LENGTH by default.
+CHECKPOINTS = {"net/anb2n_srn2_K.pth": ("anb2n", "srn", 2), "net/anb2nc3n_lstm3_K.pth": ("anb2nc3n", "lstm", 3)}
+LENGTH = 4
+FRESH = 1000  # strings a trained network is marked on, drawn with a generator of the grader's own
+
+
+def find_checkpoint(folder, file):
+    """The path of the checkpoint `file` (a key of CHECKPOINTS) in a submission folder: the one
+    trained longest; None when there is none."""
+    lang, model, hid = CHECKPOINTS[file]
+    pattern = re.compile(rf"{lang}_{model}{hid}_(\d+(?:\.\d+)?)\.pth")
+    net = os.path.join(folder, "net")
+    found = [(float(m[1]), name) for name in (os.listdir(net) if os.path.isdir(net) else [])
+             if (m := pattern.fullmatch(name)) and os.path.isfile(os.path.join(net, name))]
+    return os.path.join(net, max(found)[1]) if found else None
+
+
+def scratch_name(file):
+    """The name a checkpoint has in a check's scratch folder."""
+    return os.path.basename(file).replace("_K", "")
+
+
+def trained_network(file):
+    """The network a checkpoint holds (read as weights only: no code in the file can run), with its
+    language; Failed when it is not the network the file name says."""
+    lang_name, model, hid = CHECKPOINTS[file]
+    lang = AnBn(lang_name, LENGTH)
+    try:
+        saved = read_weights_only(scratch_name(file))
+        weights = saved.get("state_dict", saved) if isinstance(saved, dict) else saved  # the kit's or the course's
+        shape = weights_shape(weights, file)
+    except UserError as err:
+        raise Failed(str(err)) from None
+    wanted = dict(model=model, hid=hid, symbols=lang.num_symbols)
+    if shape != wanted:
+        raise Failed(f"{file} holds an {shape['model'].upper()} with {shape['hid']} hidden units for "
+                     f"{shape['symbols']} symbols: want an {model.upper()} with {hid} for {lang_name}'s "
+                     f"{lang.num_symbols}")
+    net = make_model(model, lang.num_symbols, hid)
+    net.load_state_dict(weights)
+    return net, lang
+
+
+def checkpoint_probe(file):
+    trained_network(file)
+    return "loads (weights only)"
+
+
+def solves(file):
+    """Every determined symbol of FRESH fresh strings predicted right (the kit's verdict SOLVED)."""
+    net, lang = trained_network(file)
+    error, right = evaluate(net, lang, lang.batch(FRESH, np.random.default_rng(20261201)))
+    if right < 1:
+        raise Failed(f"{100 * (1 - right):.2f}% of the determined symbols of {FRESH} fresh strings wrong "
+                     f"(error {error:.4f}): not solved")
+    return f"every determined symbol of {FRESH} fresh strings right (error {error:.4f})"
+
+
+PROBES = {file: lambda context, file=file: checkpoint_probe(file) for file in CHECKPOINTS}
+for check_name, checkpoint in (("anb2n_srn", "net/anb2n_srn2_K.pth"), ("anb2nc3n_lstm", "net/anb2nc3n_lstm3_K.pth")):
+    lang_name, model_name, hidden = CHECKPOINTS[checkpoint]
+    check(check_name, checkpoint, 3, f"the {model_name.upper()} with {hidden} hidden units solves {lang_name} "
+          f"(n <= {LENGTH}) on {FRESH} fresh strings")(lambda context, file=checkpoint: solves(file))

@@ -41,8 +41,10 @@ import sandbox  # noqa: E402
 from common import UserError, number, run_main, save_text, writable_dir  # noqa: E402
 
 # The kit's modules a check may import, taken from this repository whatever the submission holds.
-REFERENCE_FILES = ("common.py", "check.csv", "check_data.py", "kuzu_nets.py", "kuzu_data.py")
-STUDENT_FILES = tuple(sandbox.PROBES)  # kuzu.py, check.py
+REFERENCE_FILES = ("common.py", "check.csv", "check_data.py", "kuzu_nets.py", "kuzu_data.py", "seq_models.py",
+                   "seq_checkpoints.py", "anbn.py")
+STUDENT_FILES = tuple(sandbox.PROBES) + tuple(checks.PROBES)  # kuzu.py, check.py, the Part 3 checkpoints
+REFERENCE_NET = os.path.join(TEACHER, "reference", "net")  # the kit's own trained Part 3 networks
 BUDGET_FACTOR = 10    # a correct network may well take several times the reference's compute
 BACKSTOP_FACTOR, BACKSTOP_MARGIN = 10, 10
 REFERENCE_CPU = 600   # CPU seconds the reference may take for any one check
@@ -85,8 +87,17 @@ class Job:
         work = tempfile.mkdtemp(prefix=f"{self.key}-{self.starts}-", dir=self.scratch_root)
         for name in REFERENCE_FILES:
             shutil.copyfile(os.path.join(ROOT, name), os.path.join(work, name))
-        shutil.copyfile(os.path.join(self.folder, self.file), os.path.join(work, self.file))
-        return work, REFERENCE_FILES + (self.file,)
+        name = checks.scratch_name(self.file) if self.file in checks.CHECKPOINTS else self.file
+        shutil.copyfile(locate(self.folder, self.file), os.path.join(work, name))
+        return work, REFERENCE_FILES + (name,)
+
+
+def locate(folder, file):
+    """The path of a student file of a submission folder, or None when it has none."""
+    if file in checks.CHECKPOINTS:
+        return checks.find_checkpoint(folder, file)
+    path = os.path.join(folder, file)
+    return path if os.path.isfile(path) else None
 
 
 def run_jobs(jobs, budgets, slots, isolation, scratch_root):
@@ -186,7 +197,7 @@ def submission_jobs(folders, names, scratch_root):
     jobs = []
     for index, folder in enumerate(folders):
         for file in STUDENT_FILES:
-            if os.path.isfile(os.path.join(folder, file)):
+            if locate(folder, file):
                 jobs.append(Job(str(index), folder, file, [n for n in names if checks.CHECKS[n][0] == file],
                                 scratch_root))
     return jobs
@@ -195,7 +206,12 @@ def submission_jobs(folders, names, scratch_root):
 def measure_budgets(names, slots, isolation, scratch_root, floor):
     """Run every check on the kit's own solution; {check or probe: CPU budget}, {same: reference CPU}."""
     probes = {name: REFERENCE_CPU for name in STUDENT_FILES + tuple(names)}
-    results = run_all(submission_jobs([ROOT], names, scratch_root), probes, slots, isolation, scratch_root)
+    solution = os.path.join(scratch_root, "solution")  # the kit's kuzu.py and check.py, and its net/
+    os.makedirs(solution)
+    for file in ("kuzu.py", "check.py"):
+        shutil.copyfile(os.path.join(ROOT, file), os.path.join(solution, file))
+    shutil.copytree(REFERENCE_NET, os.path.join(solution, "net"))
+    results = run_all(submission_jobs([solution], names, scratch_root), probes, slots, isolation, scratch_root)
     for name in STUDENT_FILES + tuple(names):
         result = results.get(("0", name)) or results[("0", checks.CHECKS[name][0])]  # else its file failed
         if not result["passed"]:
@@ -223,7 +239,8 @@ def grade(folders, marks, slots, floor, isolation=None):
             probe = results.get((str(index), file))
             result = results.get((str(index), name))
             if result is None:
-                note = f"{file} does not import: {probe['note']}" if probe else f"{file} is missing from the submission"
+                failed = "cannot be read" if file in checks.CHECKPOINTS else "does not import"
+                note = f"{file} {failed}: {probe['note']}" if probe else f"{file} is missing from the submission"
                 result = {"passed": False, "note": note, "cpu": 0.0}
             rows.append({"check": name, "part": part, "file": file, "description": description,
                          "passed": result["passed"], "marks": out_of if result["passed"] else 0, "out_of": out_of,

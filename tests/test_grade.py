@@ -9,6 +9,7 @@ machine takes.
 import csv
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -16,9 +17,11 @@ import sys
 import tempfile
 
 import pytest
+import torch
 
 from common import UserError
 from kit import FIXTURES
+from seq_models import make_model
 from teacher import grade, sandbox
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -144,6 +147,7 @@ def graded(tmp_path_factory):
     server.setblocking(False)
     write(base / "solution" / "kuzu.py", kit_kuzu())
     write(base / "solution" / "check.py", CHECK_PY.format(attack="# the solution"))
+    shutil.copytree(grade.REFERENCE_NET, base / "solution" / "net")
     # About 4x the reference's CPU time (64/128 channels, 256 hidden), and correct.
     write(base / "large" / "kuzu.py", kit_kuzu(("channels=(16, 32), hid=128", "channels=(64, 128), hid=256")))
     write(base / "spinner" / "kuzu.py", kit_kuzu(("import torch\n", "import torch\nwhile True:\n    pass\n")))
@@ -154,6 +158,15 @@ def graded(tmp_path_factory):
         os.makedirs(base / name)
         shutil.copy(os.path.join(FIXTURES, "kuzu", f"{kuzu}.py"), base / name / "kuzu.py")
         shutil.copy(os.path.join(FIXTURES, "check", f"{check}.py"), base / name / "check.py")
+    net = lambda name: (base / name / "net").mkdir(exist_ok=True) or base / name / "net"
+    # Part 3: the course's bare state_dicts; the longest-trained of each is marked
+    shutil.copy(os.path.join(grade.REFERENCE_NET, "anb2n_srn2_100.pth"), net("course"))
+    torch.save(make_model("srn", 2, 2).state_dict(), net("course") / "anb2n_srn2_10.pth")
+    torch.save(torch.load(os.path.join(grade.REFERENCE_NET, "anb2nc3n_lstm3_100.pth"))["state_dict"],
+               net("course") / "anb2nc3n_lstm3_100.pth")
+    torch.save(make_model("srn", 2, 2).state_dict(), net("mistakes") / "anb2n_srn2_100.pth")  # untrained
+    torch.save({"W": Pickled(str(base / "pwned"))}, net("mistakes") / "anb2nc3n_lstm3_100.pth")
+    torch.save(make_model("lstm", 2, 2).state_dict(), net("stubs") / "anb2n_srn2_100.pth")
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         result = subprocess.run([sys.executable, os.path.join(ROOT, "teacher", "grade.py"), "--min-budget", "1",
@@ -197,10 +210,23 @@ def test_solution_and_large_network_get_full_marks_on_a_busy_machine(graded):
                                           if row["check"] == "conv_trains")
 
 
+class Pickled:
+    """An object whose unpickling runs a command: a checkpoint must never be read that way."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.path}",)
+
+
 def test_course_format_submissions_are_marked_through_the_contract(graded):
-    reports = graded[1]
+    reports, base = graded[1], graded[2]
     assert notes(reports["course"]) == {}  # other layer names and sizes, another design: full marks
-    assert notes(reports["mistakes"]) == {
+    mistakes = notes(reports["mistakes"])
+    assert re.fullmatch(r"\d+\.\d\d% of the determined symbols of 1000 fresh strings wrong \(error \d\.\d{4}\): "
+                        "not solved", mistakes.pop("anb2n_srn"))  # an untrained SRN
+    assert mistakes == {
         **dict.fromkeys(("lin_structure", "lin_forward", "lin_trains"), "NetLin() needs the arguments outputs: "
                         "kuzu_main.py builds it with none, so give each a default value"),
         "full_structure": "forward does not end with log_softmax (it never calls it)",
@@ -210,6 +236,9 @@ def test_course_format_submissions_are_marked_through_the_contract(graded):
         **dict.fromkeys(("conv_structure", "conv_forward", "conv_trains"), "NetConv.forward returns shape (2, 5) for "
                         "a batch of shape (2, 1, 28, 28): want (2, 10), one row of 10 class scores per image"),
         "step_weights": "7 of 9 points right with step",
+        "anb2nc3n_lstm": "net/anb2nc3n_lstm3_K.pth cannot be read: cannot read anb2nc3n_lstm3.pth: it holds "
+                         "Python objects (posix.system), not only weights and plain values, and loading them "
+                         "could run code",
         "sig_weights": "7 of 9 points right with sigmoid, and outputs up to 0.15 away from the step network's: "
                        "scale the weights up further"}
     stubs = reports["stubs"]
@@ -217,6 +246,10 @@ def test_course_format_submissions_are_marked_through_the_contract(graded):
     assert notes(stubs)["lin_forward"] == "NetLin.forward returns int '0', not a tensor of log-probabilities of " \
         "shape (N, 10)"
     assert notes(stubs)["step_weights"].startswith("after MLP.set_weights(), the weights are empty")
+    assert not (base / "pwned").exists()
+    assert notes(stubs)["anb2n_srn"] == "net/anb2n_srn2_K.pth cannot be read: net/anb2n_srn2_K.pth holds an " \
+        "LSTM with 2 hidden units for 2 symbols: want an SRN with 2 for anb2n's 2"
+    assert notes(stubs)["anb2nc3n_lstm"] == "net/anb2nc3n_lstm3_K.pth is missing from the submission"
 
 
 def test_output_names_isolation_budgets_and_files(graded):

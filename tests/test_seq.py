@@ -1,8 +1,6 @@
 """Part 3: the languages, the recurrent models, checkpoints, training and plotting."""
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -10,15 +8,14 @@ import torch
 
 import reber
 import seq_plot
+import seq_setup
 import seq_train
 from anbn import FAMILY, AnBn
 from common import UserError
+from kit import run_script
 from reber import Reber
-from seq_models import (LSTM_model, SRN_model, checkpoint_path, load_checkpoint, load_weights,
-                        save_checkpoint)
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-torch.set_num_threads(1)
+from seq_checkpoints import checkpoint_path, load_checkpoint, load_weights, save_checkpoint
+from seq_models import LSTM_model, SRN_model
 
 # The Reber grammar written out again, independently of reber.py, as allowed next symbols per node
 REBER_EDGES = {'start': {'T': 'a', 'P': 'b'}, 'a': {'S': 'a', 'X': 'c'}, 'b': {'T': 'b', 'V': 'd'},
@@ -38,7 +35,7 @@ def reber_accepts(text):
 
 def steps(batch):
     """(row, col) of every real input step of a batch."""
-    return np.nonzero(np.arange(batch.prob.shape[1]) < batch.length[:, None])
+    return np.nonzero(batch.real_steps)
 
 
 # ---------------------------------------------------------------- anbn family
@@ -180,19 +177,19 @@ def test_models_compute_their_equations():
     lstm = LSTM_model(3, 2, 3).double()
     hidden, context, _ = lstm(x[:, :1])
     z = x[0, 0] @ lstm.W + lstm.hid_bias
-    i, f, g, o = torch.sigmoid(z[:2]), torch.sigmoid(z[2:4]), torch.tanh(z[4:6]), torch.sigmoid(z[6:])
+    i, g, o = torch.sigmoid(z[:2]), torch.tanh(z[4:6]), torch.sigmoid(z[6:])    # f multiplies c_0 = 0
     torch.testing.assert_close(context[0, 0], i * g)
     torch.testing.assert_close(hidden[0, 0], o * torch.tanh(i * g))
     assert (lstm.hid_bias[2:4] == 1).all()       # forget bias starts at 1
 
 
 @pytest.mark.parametrize('model', ['srn', 'lstm'])
-def test_a_few_hundred_strings_lower_the_loss(model):
+def test_a_few_hundred_strings_lower_the_loss(model, tmp_path):
     args = seq_train.parse_args(['--lang', 'anb2n', '--length', '3', '--model', model, '--seed', '3',
-                                 '--lr', '0.01'])
-    lang = seq_train.build_language(args)
+                                 '--lr', '0.01', '--out_path', str(tmp_path)])
+    lang = seq_setup.build_language(args)
     torch.manual_seed(3)
-    net = seq_train.build_model(args, lang)
+    net = seq_setup.build_model(args, lang)
     held_out = lang.batch(200, np.random.default_rng(99))
 
     def loss():
@@ -236,17 +233,17 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
         load_checkpoint(str(broken), {})
 
 
-@pytest.mark.parametrize('engine', ['fast', 'autograd'])
+@pytest.mark.parametrize('engine', ['fast', pytest.param('autograd', marks=pytest.mark.slow)])
 def test_ctrl_c_stops_cleanly_with_whole_checkpoints(tmp_path, capsys, monkeypatch, engine):
-    monkeypatch.setattr(seq_train, 'SAVE_EVERY', 1000)
-    chunk_done = seq_train.Log.chunk_done
+    monkeypatch.setattr(seq_setup, 'SAVE_EVERY', 1000)
+    save_checkpoints = seq_setup.save_checkpoints
 
-    def interrupted_after_two_chunks(log, errors):
-        chunk_done(log, errors)
-        if log.done == 2000:
+    def interrupted_after_two_chunks(args, nets, runs, done):
+        save_checkpoints(args, nets, runs, done)
+        if done == 2000:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(seq_train.Log, 'chunk_done', interrupted_after_two_chunks)
+    monkeypatch.setattr(seq_setup, 'save_checkpoints', interrupted_after_two_chunks)
     with pytest.raises(SystemExit) as stop:
         seq_train.main(['--lang', 'anbn', '--length', '3', '--epoch', '5', '--engine', engine,
                         '--out_path', str(tmp_path)])
@@ -258,12 +255,7 @@ def test_ctrl_c_stops_cleanly_with_whole_checkpoints(tmp_path, capsys, monkeypat
 
 # ---------------------------------------------------------------- scripts
 
-def run_script(*argv):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    return subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, env=env,
-                          timeout=120)
-
-
+@pytest.mark.slow
 def test_seq_train_end_to_end_then_plot(tmp_path):
     out = tmp_path / 'net'
     done = run_script('seq_train.py', '--lang', 'anbn', '--length', '3', '--epoch', '0.02',
@@ -278,9 +270,9 @@ def test_seq_train_end_to_end_then_plot(tmp_path):
 
 def test_seq_plot_lstm_draws_hidden_and_context_units_in_2d_and_3d(tmp_path):
     args = seq_train.parse_args(['--lang', 'anb2nc3n', '--model', 'lstm', '--out_path', str(tmp_path)])
-    lang = seq_train.build_language(args)
-    save_checkpoint(checkpoint_path(tmp_path, 'anb2nc3n', 'lstm', 3, 1), seq_train.build_model(args, lang),
-                    seq_train.checkpoint_meta(args, 1))
+    lang = seq_setup.build_language(args)
+    save_checkpoint(checkpoint_path(tmp_path, 'anb2nc3n', 'lstm', 3, 1), seq_setup.build_model(args, lang),
+                    seq_setup.checkpoint_meta(args, 1))
     plots = tmp_path / 'plot'
     seq_plot.main(['--lang', 'anb2nc3n', '--model', 'lstm', '--epoch', '1', '--out_path', str(tmp_path),
                    '--plot_dir', str(plots), '--num_plot', '1'])
@@ -292,10 +284,10 @@ def test_seq_plot_lstm_draws_hidden_and_context_units_in_2d_and_3d(tmp_path):
 
 def test_seq_plot_srn_marks_initial_state_and_checks_flags(tmp_path, capsys):
     args = seq_train.parse_args(['--lang', 'reber', '--embed', '--hid', '2', '--out_path', str(tmp_path)])
-    lang = seq_train.build_language(args)
-    net = seq_train.build_model(args, lang)
+    lang = seq_setup.build_language(args)
+    net = seq_setup.build_model(args, lang)
     path = checkpoint_path(tmp_path, 'reber', 'srn', 2, 5, embed=True)
-    save_checkpoint(path, net, seq_train.checkpoint_meta(args, 5))
+    save_checkpoint(path, net, seq_setup.checkpoint_meta(args, 5))
     flags = ['--lang', 'reber', '--embed', '--hid', '2', '--epoch', '5', '--out_path', str(tmp_path),
              '--plot_dir', str(tmp_path / 'plot'), '--num_plot', '1']
     seq_plot.main(flags)
@@ -308,10 +300,10 @@ def test_seq_plot_srn_marks_initial_state_and_checks_flags(tmp_path, capsys):
         seq_plot.main(flags[:3] + ['--model', 'lstm'] + flags[3:])
 
 
-def test_bad_flags_give_one_line_errors():
+@pytest.mark.slow
+def test_a_bad_flag_is_one_line_from_the_command_line():
+    """The script itself (tests/test_seq_inputs.py has every bad input, in one process)."""
     done = run_script('seq_train.py', '--lang', 'anbn', '--length', '0')
     assert done.returncode == 2 and 'Traceback' not in done.stderr
     assert done.stderr.strip().splitlines()[-1].endswith(
         "error: argument --length: must be a whole number >= 1 and <= 100, not '0'")
-    with pytest.raises(UserError, match='--embed is for --lang reber only'):
-        seq_train.parse_args(['--lang', 'anbn', '--embed'])

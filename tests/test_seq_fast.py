@@ -10,13 +10,14 @@ import torch.nn.functional as F
 from numba import njit
 
 import seq_fast
-import seq_runs
+import seq_setup
 import seq_train
 from anbn import FAMILY, AnBn
+from kit import run_script
 from reber import Reber
-from seq_models import LSTM_model, SRN_model, evaluate, load_checkpoint, load_weights
+from seq_checkpoints import load_checkpoint, load_weights
+from seq_models import LSTM_model, SRN_model, evaluate, predict, string_errors
 
-torch.set_num_threads(1)
 LANGUAGES = [AnBn(name, 3) for name in FAMILY] + [Reber(False, 5), Reber(True, 5)]
 
 
@@ -69,33 +70,34 @@ def test_gradients_equal_autograd(model, lang):
 
 
 class ErrorsKept:
-    """Stands in for seq_train.Log: keeps the errors train() reports, prints and saves nothing."""
+    """Stands in for seq_setup.Log: keeps the errors train() reports, prints nothing."""
 
-    def __init__(self, total):
-        self.total, self.errors = total, []
+    def __init__(self):
+        self.errors = []
 
     def tick(self, count, recent=None):
         pass
 
-    def chunk_done(self, errors):
+    def chunk_done(self, nets, errors, done):
         self.errors.append(errors[0])
 
 
-def train_both(model, lang_name, optim, count, extra=()):
+def train_both(folder, model, lang_name, optim, count, extra=()):
     """Train the same network on the same `count` strings with seq_train.train (the autograd loop)
     and with the fast engine, both in float64, with the recipe's learning-rate schedule and
     clipping -> (initial net, autograd net, fast net, autograd errors, fast errors)."""
-    args = seq_train.parse_args(['--lang', lang_name, '--model', model, '--optim', optim,
-                                 '--seed', '4', '--epoch', str(count / 1000), *extra])
-    lang = seq_train.build_language(args)
+    args = seq_train.parse_args(['--lang', lang_name, '--model', model, '--optim', optim, '--float64',
+                                 '--seed', '4', '--epoch', str(count / 1000), '--out_path', str(folder), *extra])
+    lang = seq_setup.build_language(args)
     torch.manual_seed(args.seed)
-    net = seq_train.build_model(args, lang).double()
+    net = seq_setup.build_model(args, lang)
+    assert net.W.dtype == torch.float64
     start, twin = copy.deepcopy(net), copy.deepcopy(net)
-    log = ErrorsKept(count)
-    seq_train.train(args, [net], lang, np.random.default_rng(args.seed), log)
+    log = ErrorsKept()
+    seq_train.train(args, net, lang, seq_train.string_chunks(lang, np.random.default_rng(args.seed), count), log)
     batch = lang.batch(count, np.random.default_rng(args.seed))
     fast = seq_fast.FastTrainer([twin], optim, args.lr, args.mom, args.wd, clip=args.clip)
-    fast_errors = fast.train_chunk([batch], [seq_train.learning_rate(args, s) for s in range(count)])[0]
+    fast_errors = fast.train_chunk([batch], [seq_setup.learning_rate(args, s) for s in range(count)])[0]
     fast.copy_to([twin])
     return start, net, twin, np.concatenate(log.errors), fast_errors
 
@@ -105,15 +107,18 @@ def train_both(model, lang_name, optim, count, extra=()):
     ('srn', 'anb2n', 'adam', 500, ['--wd', '0.001', '--warmup', '0.2']),          # cosine, clip 1
     ('srn', 'anbn', 'adam', 500, ['--warmup', '0.1', '--schedule', 'linear', '--clip', '0.05']),
     ('lstm', 'anbncn', 'adam', 60, ['--warmup', '0.2', '--clip', '0.1']),
+    ('lstm', 'anb2n', 'sgd', 100, ['--lr', '0.2', '--mom', '0.5', '--wd', '0.001', '--recipe', 'course']),
+    ('srn', 'reber', 'adam', 200, ['--embed', '--warmup', '0.1', '--clip', '0.1']),
+    ('lstm', 'reber', 'adam', 60, ['--embed', '--warmup', '0.2']),
 ])
-def test_training_gives_the_same_weights_as_autograd(model, lang_name, optim, count, extra):
-    start, net, twin, errors, fast_errors = train_both(model, lang_name, optim, count, extra)
+def test_training_gives_the_same_weights_as_autograd(model, lang_name, optim, count, extra, tmp_path):
+    start, net, twin, errors, fast_errors = train_both(tmp_path, model, lang_name, optim, count, extra)
     for (name, p), q, p0 in zip(net.named_parameters(), twin.parameters(), start.parameters()):
         assert (p - p0).abs().max() > 1e-3, name          # training moved every parameter
         torch.testing.assert_close(q, p, rtol=1e-7, atol=1e-7, msg=name)
     np.testing.assert_allclose(fast_errors, errors, rtol=1e-7, atol=1e-8)
     if '--clip' in extra:       # the clipping mattered: without it the weights end elsewhere
-        *_, unclipped, _, _ = train_both(model, lang_name, optim, count, [*extra, '--clip', '0'])
+        *_, unclipped, _, _ = train_both(tmp_path, model, lang_name, optim, count, [*extra, '--clip', '0'])
         assert max((p - q).abs().max() for p, q in zip(unclipped.parameters(), twin.parameters())) > 1e-3
 
 
@@ -144,8 +149,8 @@ def test_errors_without_training_match_torch_and_change_nothing(model):
     fast = seq_fast.FastTrainer(nets, threads=1)
     errors = fast.errors(batches)
     for net, batch, row in zip(nets, batches, errors):
-        prob_out = seq_train.predict(net, lang, batch)[2]
-        np.testing.assert_allclose(row, seq_train.string_errors(prob_out, batch), rtol=1e-10)
+        prob_out = predict(net, lang, batch)[2]
+        np.testing.assert_allclose(row, string_errors(prob_out, batch), rtol=1e-10)
     # weights and optimizer state untouched: training afterwards goes as from a fresh start
     untouched = seq_fast.FastTrainer(nets, threads=1)
     np.testing.assert_array_equal(fast.train_chunk(batches), untouched.train_chunk(batches))
@@ -168,7 +173,7 @@ def test_three_runs_give_three_different_valid_checkpoints(tmp_path, capsys):
     assert 'best run: ' in together and 'solved: ' in together
     nets = []
     for r in range(3):
-        path = seq_train.run_checkpoint(seq_train.parse_args(flags), 0.05, r)
+        path = seq_setup.run_checkpoint(seq_train.parse_args(flags), 0.05, r)
         assert path.endswith(f'anbn_srn2_0.05_run{r}.pth')
         saved = load_checkpoint(path, dict(lang='anbn', model='srn', hid=2, embed=False))
         nets.append(SRN_model(2, 2, 2))
@@ -200,17 +205,15 @@ def test_candidates_give_the_same_pick_and_weights_in_both_engines(tmp_path, cap
     # two runs of three candidates each, compared half way through a chunk (after 150 of 300 strings)
     args = seq_train.parse_args(['--lang', 'anbn', '--length', '3', '--epoch', '0.3', '--candidates', '3',
                                  '--pick_at', '0.5', '--seed', '7', '--out_path', str(tmp_path)])
-    lang = seq_train.build_language(args)
+    lang = seq_setup.build_language(args)
     seeds = [7, 8]
-    candidates = lambda: [[net.double() for net in seq_train.build_candidates(args, lang, seed)] for seed in seeds]
-    selections = [seq_train.selection_strings(args, lang, seed) for seed in seeds]
-    rngs = lambda: list(zip(*[seq_train.make_rngs(seed) for seed in seeds]))
-    fast = seq_runs.train_together(args, candidates(), lang, *rngs(), selections, [0, 1])
+    candidates = lambda: [[net.double() for net in seq_setup.build_candidates(args, lang, seed)] for seed in seeds]
+    selections = [seq_setup.selection_strings(args, lang, seed) for seed in seeds]
+    rngs = lambda: list(zip(*[seq_setup.make_rngs(seed) for seed in seeds]))
+    fast = seq_fast.train_together(args, candidates(), lang, *rngs(), selections, [0, 1])
     fast_kept = KEPT.findall(capsys.readouterr().out)
-    auto = []
-    for run, (run_candidates, rng, show_rng, selection) in enumerate(zip(candidates(), *rngs(), selections)):
-        auto.append(seq_train.train(args, run_candidates, lang, rng,
-                                    seq_train.Log(args, lang, run_candidates[:1], [show_rng], [run]), selection))
+    auto = [seq_train.train_run(args, run_candidates, lang, rng, show_rng, selection, run)
+            for run, (run_candidates, rng, show_rng, selection) in enumerate(zip(candidates(), *rngs(), selections))]
     auto_kept = KEPT.findall(capsys.readouterr().out)
     assert [k for _, k, _ in fast_kept] == [k for _, k, _ in auto_kept] and len(fast_kept) == 2
     assert {k for _, k, _ in fast_kept} != {'0'}        # a pick that matters: not always the first
@@ -225,27 +228,74 @@ def test_candidates_give_the_same_pick_and_weights_in_both_engines(tmp_path, cap
 def test_the_kept_candidate_was_the_best_on_the_selection_strings_and_goes_on_with_its_optimizer_state(tmp_path, capsys):
     args = seq_train.parse_args(['--lang', 'anbn', '--length', '3', '--epoch', '0.3', '--candidates', '3',
                                  '--pick_at', '0.5', '--seed', '8', '--out_path', str(tmp_path)])
-    lang = seq_train.build_language(args)
-    rng, show_rng = seq_train.make_rngs(8)
-    selection = seq_train.selection_strings(args, lang, 8)
-    kept_net = seq_runs.train_together(args, [[n.double() for n in seq_train.build_candidates(args, lang, 8)]],
+    lang = seq_setup.build_language(args)
+    rng, show_rng = seq_setup.make_rngs(8)
+    selection = seq_setup.selection_strings(args, lang, 8)
+    kept_net = seq_fast.train_together(args, [[n.double() for n in seq_setup.build_candidates(args, lang, 8)]],
                                        lang, [rng], [show_rng], [selection], [None])[0]
     (_, kept, _), = KEPT.findall(capsys.readouterr().out)
     # each candidate trained alone, as one run of its own, on the same strings with the same rates
     strings = lang.batch(300, np.random.default_rng(8))
-    rates = [seq_train.learning_rate(args, s) for s in range(300)]
-    first_half = seq_runs.strings(strings, 0, 150)
+    rates = [seq_setup.learning_rate(args, s) for s in range(300)]
+    first_half = strings.part(0, 150)
     alone = [seq_fast.FastTrainer([net.double()], args.optim, args.lr, clip=args.clip)
-             for net in seq_train.build_candidates(args, lang, 8)]
+             for net in seq_setup.build_candidates(args, lang, 8)]
     scores = []
-    for trainer, net in zip(alone, seq_train.build_candidates(args, lang, 8)):
+    for trainer, net in zip(alone, seq_setup.build_candidates(args, lang, 8)):
         trainer.train_chunk([first_half], rates[:150])
         trainer.copy_to([net])
         error, right = evaluate(net, lang, selection)
         scores.append((-right, error))
     assert int(kept) == min(range(3), key=scores.__getitem__)
-    alone[int(kept)].train_chunk([seq_runs.strings(strings, 150, 300)], rates[150:])
+    alone[int(kept)].train_chunk([strings.part(150, 300)], rates[150:])
     twin = copy.deepcopy(kept_net)
     alone[int(kept)].copy_to([twin])
     for p, q in zip(kept_net.parameters(), twin.parameters()):
         assert torch.equal(p, q)
+
+
+@pytest.mark.slow
+def test_both_engines_save_the_same_checkpoints_from_the_command_line(tmp_path):
+    # two runs of three candidates, picked half way through a chunk, in float64: the same weights
+    flags = ['--lang', 'anbn', '--length', '3', '--epoch', '0.3', '--candidates', '3', '--pick_at', '0.5',
+             '--runs', '2', '--seed', '7', '--float64']
+    for engine in ('fast', 'autograd'):
+        done = run_script('seq_train.py', *flags, '--engine', engine, '--out_path', tmp_path / engine)
+        assert done.returncode == 0, done.stderr
+    for run in (0, 1):
+        name = f'anbn_srn2_0.3_run{run}.pth'
+        fast, auto = (load_checkpoint(str(tmp_path / engine / name), {}) for engine in ('fast', 'autograd'))
+        assert fast['engine'] == 'fast' and auto['engine'] == 'autograd'
+        for key, value in fast['state_dict'].items():
+            assert value.dtype == torch.float64
+            torch.testing.assert_close(auto['state_dict'][key], value, rtol=1e-7, atol=1e-7, msg=key)
+
+
+def test_a_damaged_compile_cache_is_cleared_and_other_errors_are_not(monkeypatch, tmp_path, capsys):
+    args = seq_train.parse_args(['--lang', 'anbn', '--length', '3', '--out_path', str(tmp_path)])
+    lang = seq_setup.build_language(args)
+    nets = [SRN_model(2, 2, 2)]
+    cleared = []
+    monkeypatch.setattr(seq_fast, 'clear_cache', lambda: cleared.append(1) or 0)
+    monkeypatch.setattr(seq_fast.importlib, 'reload', lambda module: module)
+
+    def failing(error, in_cache):
+        calls = []
+
+        def errors(self, batches):
+            calls.append(1)
+            if len(calls) == 1:
+                if in_cache:        # raised as if by numba's cache loader
+                    exec(compile('raise error', seq_fast.os.path.join('numba', 'core', 'caching.py'), 'exec'))
+                raise error
+            return np.zeros((1, 1))
+        return errors
+
+    monkeypatch.setattr(seq_fast.FastTrainer, 'errors', failing(EOFError('Ran out of input'), True))
+    seq_fast.make_engine(args, nets, lang)
+    assert cleared and 'compile cache was damaged (EOFError)' in capsys.readouterr().out
+    cleared.clear()
+    monkeypatch.setattr(seq_fast.FastTrainer, 'errors', failing(ValueError('a bug of ours'), False))
+    with pytest.raises(ValueError, match='a bug of ours'):
+        seq_fast.make_engine(args, nets, lang)
+    assert not cleared
