@@ -22,6 +22,7 @@ writable folder, which also bounds what it can write in all.
 The sandbox protects the machine and the other students, not one's own marks: a submission
 that sets out to forge its own results can, since its code runs beside its checks.
 """
+import importlib
 import json
 import math
 import os
@@ -55,7 +56,6 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def imports(file):
     """The probe run before a file's checks: does the submission's module import at all?"""
-    import importlib
     importlib.import_module(os.path.splitext(file)[0])
     return "imports"
 
@@ -158,7 +158,7 @@ def worker(scratch, uid):
         os.setresuid(uid, uid, uid)
     os.chdir(scratch)
     sys.path[:0] = [scratch, GRADER]
-    import checks  # noqa: F401  (loads torch and the kit's modules once, before any student code)
+    importlib.import_module("checks")  # loads torch and the kit's modules once, before any student code
     import torch
     torch.set_num_threads(1)
     print(json.dumps({"ready": True}), flush=True)
