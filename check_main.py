@@ -27,7 +27,7 @@ from check_data import (ACTIVATIONS, DATA_FILE, build_mlp, check_forward, enter_
                         hidden_nodes, init_weights, load_data, load_weights, put_weights, save_weights,
                         weights_json)
 from check_plots import all_pictures
-from common import (SEED, UserError, check_finite, number, pyplot, run_main, save_figure, save_text,
+from common import (SEED, UserError, check_finite, number, pyplot, run_main, save_png, save_text,
                     seed_everything, writable_dir, writable_file)
 
 HOLD_EPOCHS = 2000  # training stops once 100% accuracy has held this many epochs
@@ -142,22 +142,34 @@ def run_name(args, hid, trained):
     return f"{args.act}{hid}_{source}{scale}"
 
 
-def save_outputs(net, inputs, targets, args, trained):
-    """Save the activation table as CSV and the pictures in args.plot_dir; return the paths.
-    The picture of the data is named after the data file, the others after the run (run_name)."""
-    name = run_name(args, hidden_nodes(net), trained)
-    hand_set = args.set_weights or args.weights is not None
-    how = ("set, then trained" if trained else "set") if hand_set else "trained"
+def run_title(args, hid, epochs):
+    """What the pictures' titles say about the run: the network, where its weights came from and
+    the `epochs` it was trained, e.g. 'sig 2-5-1 network, random weights (seed 0), trained for 8110 epochs'."""
+    if args.weights is not None:
+        source = f"weights from {os.path.basename(args.weights)}"
+    elif args.set_weights:
+        source = ("step " if args.scale is not None else "") + "weights set by hand (set_weights)"
+    else:
+        source = f"random weights (seed {args.seed})"
+    if args.scale is not None:
+        source += f" times {args.scale:g}"
+    return f"{args.act} 2-{hid}-1 network, {source}" + (f", trained for {epochs} epochs" if epochs else "")
+
+
+def save_outputs(net, inputs, targets, args, epochs):
+    """Save the activation table as CSV and the pictures (PNG) in args.plot_dir; return the paths.
+    The picture of the data is named after the data file, the others after the run (run_name);
+    `epochs`: how many the net was trained, 0 for none."""
+    name = run_name(args, hidden_nodes(net), epochs > 0)
     paths = [save_text(csv_text(activation_rows(net, args.act, inputs, targets)),
                        os.path.join(args.plot_dir, f"table_{name}.csv"))]
     plt = pyplot(args.show)
+    data = os.path.splitext(os.path.basename(args.data))[0]
     try:
-        for kind, fig in all_pictures(plt, net, args.act, inputs, targets, f"{args.act} network, {how} weights"):
-            if kind == "data":
-                file = os.path.splitext(os.path.basename(args.data))[0] + ".jpg"
-            else:
-                file = f"{kind}_{name}.{'png' if kind in ('net', 'lines') else 'jpg'}"
-            paths.append(save_figure(fig, os.path.join(args.plot_dir, file)))
+        for kind, fig in all_pictures(plt, net, args.act, inputs, targets,
+                                      run_title(args, hidden_nodes(net), epochs), os.path.basename(args.data)):
+            file = f"{data}.png" if kind == "data" else f"{kind}_{name}.png"
+            paths.append(save_png(fig, os.path.join(args.plot_dir, file)))
             if not args.show:
                 plt.close(fig)  # a run with many hidden nodes would otherwise hold dozens of figures
     except OSError as err:
@@ -251,6 +263,7 @@ def main(argv=None):
     # as in the course: set weights that sigmoid leaves short of 100% are a start for training
     trained = not hand_set or (args.set_weights and args.act == "sig" and before < 100)
     if not trained:
+        epochs = 0
         print("set weights (no training):")
     elif hand_set:
         print(f"the set weights get {before:.1f}% right with sigmoid: training on from them")
@@ -274,7 +287,7 @@ def main(argv=None):
     if args.save_weights is not None:
         save_weights(net, args.save_weights)
         written.append(args.save_weights)
-    written += save_outputs(net, inputs, targets, args, trained)
+    written += save_outputs(net, inputs, targets, args, epochs)
     print("files written:\n" + "\n".join(f"  {path}" for path in written))
 
 

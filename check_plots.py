@@ -2,23 +2,30 @@
 line on one picture, and the network drawn with its weights and biases.
 
 Every function takes the numbers to draw (the network, or its weights as check_data.get_weights
-returns them) and returns a matplotlib figure; check_main.py names and saves them. The pictures of
-the plane show the square plot_range gives for the data, so any grid of points is in view.
+returns them) and returns a matplotlib figure; check_main.py names them and saves them with
+common.save_png(). The pictures of the plane show the square plot_range gives for the data, so any grid of
+points is in view. Every picture goes into a report as it is: at most half an A4 page, no text
+under 8 points at that size, a title that says what it shows and from which run, the classes
+told apart by marker as well as colour, saved as PNG common.REPORT_WIDTH pixels wide.
 """
 import math
 
 import torch
+from matplotlib import patheffects
 
 from check_data import get_weights
 
 PLOT_STEPS = 201
-CLASS_COLOURS = ("tab:blue", "tab:orange")  # target 0, target 1
-SIGN_COLOURS = {1: "#1f5fbf", -1: "#c62828", 0: "#808080"}  # positive, negative, zero weights
-# Lines of hidden nodes: colours that differ from the two class colours; past eight, the
+PAGE = (8.3, 5.8)  # inches: half an A4 page, the largest a picture is
+TITLE_FONT = 10
+# Okabe and Ito's colours, told apart with every kind of colour blindness.
+CLASSES = (("#0072B2", "o"), ("#E69F00", "s"))  # (colour, marker) of target 0 and target 1
+SIGN_COLOURS = {1: "#0072B2", -1: "#D55E00", 0: "#808080"}  # positive, negative, zero weights
+# Lines of hidden nodes: colours that differ from the two class colours; past five, the
 # colours repeat with another dash pattern.
-LINE_COLOURS = ("tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive",
-                "tab:cyan")
-LINE_STYLES = ("-", "--", ":", "-.")
+LINE_COLOURS = ("#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#000000")
+LINE_STYLES = ("-", (0, (5, 3)), (0, (1, 2)), (0, (6, 2, 1, 2)))  # solid, dashed, dotted, dash-dot
+NEAR = 0.02  # lines closer than this share of the view's width all through it look like one
 
 
 def plot_range(inputs):
@@ -31,30 +38,48 @@ def plot_range(inputs):
 
 
 def draw_points(ax, inputs, targets):
-    """The data points in their class colours, and the axes set to plot_range."""
-    for target, colour in enumerate(CLASS_COLOURS):
+    """The data points in their class colours and markers, outlined so that they show on any
+    background, and the axes set to plot_range."""
+    halo = [patheffects.withStroke(linewidth=3, foreground="white")]
+    for target, (colour, marker) in enumerate(CLASSES):
         points = inputs[targets[:, 0] == target].numpy()
-        ax.scatter(points[:, 0], points[:, 1], s=90, c=colour, edgecolors="black", label=f"target {target}",
-                   zorder=3)
+        ax.scatter(points[:, 0], points[:, 1], s=80, c=colour, marker=marker, edgecolors="black",
+                   label=f"target {target}", zorder=3, path_effects=halo)
     view = plot_range(inputs)
-    ax.set(xlim=view, ylim=view, xlabel="x", ylabel="y", aspect="equal")
+    ax.set(xlim=view, ylim=view, xlabel="input x", ylabel="input y", aspect="equal")
 
 
-def all_pictures(plt, net, act, inputs, targets, title):
+SIDE = 4.2  # inches: the square of the plane
+
+
+def plane_figure(plt, title, right, below):
+    """A figure holding the plane as a square axes SIDE inches wide under `title`, with `right`
+    inches at its right and `below` inches under it for the axis labels and legends. Placed by
+    hand: a layout engine sizes an axes of fixed aspect before it shrinks it, and crops or
+    crowds what lies beside it."""
+    left, above = 0.75, 0.5
+    width, height = left + SIDE + right, below + SIDE + above
+    fig = plt.figure(figsize=(width, height))
+    ax = fig.add_axes((left / width, below / height, SIDE / width, SIDE / height))
+    ax.set_title(title, fontsize=TITLE_FONT, pad=10)  # clear of the top tick label
+    return fig, ax
+
+
+def all_pictures(plt, net, act, inputs, targets, run, data_name):
     """Every picture of a run, made one at a time so each can be saved and closed before the next:
     (name, figure) for the data, the network drawn ("net"), the dividing lines ("lines"), each
-    hidden node (h1..hH) and the output ("out"). `act` is the net's activation, `title` says which
-    network it is."""
+    hidden node (h1..hH) and the output ("out"). `act` is the net's activation, `run` says which
+    network it is and where its weights came from, `data_name` names the data."""
     weights = get_weights(net)
-    yield "data", data_picture(plt, inputs, targets, "the data")
-    yield "net", network_picture(plt, weights, title)
-    yield "lines", lines_picture(plt, weights, inputs, targets, f"dividing lines, {title}")
-    yield from node_pictures(plt, net, act, inputs, targets)
+    yield "data", data_picture(plt, inputs, targets, f"the data: {data_name}, {len(targets)} points")
+    yield "net", network_picture(plt, weights, f"the network drawn with its weights\n{run}")
+    yield "lines", lines_picture(plt, weights, inputs, targets, f"the dividing lines of the hidden nodes\n{run}")
+    yield from node_pictures(plt, net, act, inputs, targets, run)
 
 
-def node_pictures(plt, net, act, inputs, targets):
+def node_pictures(plt, net, act, inputs, targets, run):
     """For each hidden node and the output, one at a time: (name, figure) with its activation over
-    the plane and the points on top; names h1..hH and out."""
+    the plane and the points on top, titled with `run`; names h1..hH and out."""
     steps = torch.linspace(*plot_range(inputs), PLOT_STEPS)
     grid_y, grid_x = torch.meshgrid(steps, steps, indexing="ij")  # rows follow y, as imshow expects
     with torch.no_grad():
@@ -62,21 +87,24 @@ def node_pictures(plt, net, act, inputs, targets):
     hid = net.hid.shape[1]
     for i in range(hid):
         values = net.hid[:, i].reshape(PLOT_STEPS, PLOT_STEPS)
-        yield f"h{i + 1}", data_picture(plt, inputs, targets, f"hidden node h{i + 1}, {act}", values)
-    yield "out", data_picture(plt, inputs, targets, f"output ({hid} hidden), {act}",
-                              output.reshape(PLOT_STEPS, PLOT_STEPS))
+        yield f"h{i + 1}", data_picture(plt, inputs, targets, f"hidden node h{i + 1} ({act}) over the plane\n{run}",
+                                        values, f"activation of h{i + 1}")
+    yield "out", data_picture(plt, inputs, targets, f"the output ({act}) over the plane\n{run}",
+                              output.reshape(PLOT_STEPS, PLOT_STEPS), "output")
 
 
-def data_picture(plt, inputs, targets, title, values=None):
-    """The points, over a node's activation (values on the PLOT_STEPS grid over plot_range) if given."""
-    fig, ax = plt.subplots(figsize=(5, 4))
+def data_picture(plt, inputs, targets, title, values=None, what=None):
+    """The points, over a node's activation (values on the PLOT_STEPS grid over plot_range, called
+    `what` on the colour bar) if given."""
+    fig, ax = plane_figure(plt, title, right=1.5, below=0.95)
     if values is not None:
         image = ax.imshow(values.numpy(), origin="lower", extent=plot_range(inputs) * 2, vmin=0, vmax=1,
-                          cmap="gray")
-        fig.colorbar(image, ax=ax, label="activation")
+                          cmap="cividis", interpolation="bilinear")  # a step's edge drawn smooth, not as stairs
+        left, bottom, width, height = ax.get_position().bounds
+        cax = fig.add_axes((left + width + 0.25 / fig.get_figwidth(), bottom, 0.18 / fig.get_figwidth(), height))
+        fig.colorbar(image, cax=cax, label=f"{what} (0 to 1)")
     draw_points(ax, inputs, targets)
-    ax.set_title(title)
-    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2, fontsize="small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize="small")
     return fig
 
 
@@ -94,6 +122,12 @@ def clip_line(w1, w2, b, low, high):
     if len(inside) < 2:
         return None
     return inside[0], inside[-1]  # a line meets a square's border in at most two distinct points
+
+
+def near(segment, line, width):
+    """Whether every point of `segment` is within NEAR * width of `line` ((w1, w2), b)."""
+    (w1, w2), b = line
+    return all(abs(w1 * x + w2 * y + b) <= NEAR * width * math.hypot(w1, w2) for x, y in segment)
 
 
 # As fractions of the width of the view, so labels look the same whatever the data's range.
@@ -123,31 +157,42 @@ def label_marks(w1, w2, segment, taken, view):
 
 def lines_picture(plt, weights, inputs, targets, title):
     """Every hidden node's dividing line w1*x + w2*y + b = 0 on one picture with the points,
-    each labelled h1..hH with an arrow to the side where the node fires (net input >= 0)."""
-    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    each labelled h1..hH with an arrow to the side where the node fires (net input >= 0). Lines
+    that (nearly) coincide get different dash patterns, drawn over each other so that both show,
+    and the legend says which they are."""
+    fig, ax = plane_figure(plt, title, right=2.3, below=0.6)
     draw_points(ax, inputs, targets)
     view = plot_range(inputs)
     taken = [tuple(point) for point in inputs.tolist()]
-    missing = []
-    for k, ((w1, w2), b) in enumerate(zip(weights["in_hid_weight"], weights["hid_bias"])):
+    missing, drawn = [], []  # drawn: (name, line, segment, style index) of the lines in view
+    for k, line in enumerate(zip(weights["in_hid_weight"], weights["hid_bias"])):
+        (w1, w2), b = line
         name = f"h{k + 1}"
         segment = clip_line(w1, w2, b, *view)
         if segment is None:
             missing.append(name)
             continue
-        colour, style = LINE_COLOURS[k % len(LINE_COLOURS)], LINE_STYLES[k // len(LINE_COLOURS) % len(LINE_STYLES)]
-        ax.plot(*zip(*segment), color=colour, linestyle=style, linewidth=2)
+        same = [other for other in drawn
+                if near(segment, other[1], view[1] - view[0]) and near(other[2], line, view[1] - view[0])]
+        used = {other[3] for other in same}
+        base = k // len(LINE_COLOURS)
+        style = next((s % len(LINE_STYLES) for s in range(base, base + len(LINE_STYLES))
+                      if s % len(LINE_STYLES) not in used), base % len(LINE_STYLES))
+        drawn.append((name, line, segment, style))
+        colour = LINE_COLOURS[k % len(LINE_COLOURS)]
+        note = f" (nearly on {', '.join(other[0] for other in same)})" if same else ""
+        # solid under dashed under dotted: a line drawn over a coinciding one leaves it showing
+        ax.plot(*zip(*segment), color=colour, linestyle=LINE_STYLES[style], linewidth=2.5, zorder=2 + 0.1 * style,
+                label=name + note)
         start, tip, name_spot = label_marks(w1, w2, segment, taken, view)
         taken += [start, tip, name_spot]
         ax.annotate("", xy=tip, xytext=start, arrowprops=dict(arrowstyle="-|>", color=colour, linewidth=2))
-        ax.text(*name_spot, name, color=colour, fontweight="bold", ha="center", va="center",
+        ax.text(*name_spot, name, color=colour, fontweight="bold", ha="center", va="center", zorder=4,
                 bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
-    ax.set_title(title)
-    note = "arrows point to the side where the node fires"
+    note = "arrows point to the side\nwhere the node fires"
     if missing:
         note += f"\nnot in view (no line here): {', '.join(missing)}"
-    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.1), ncol=2, fontsize="small", title=note,
-              title_fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.03, 1), fontsize="small", title=note, title_fontsize="small")
     return fig
 
 
@@ -173,40 +218,55 @@ def sign(value):
     return (value > 0) - (value < 0)
 
 
+NODE = 650        # area of a node's circle, points squared
+UNIT = 0.5        # inches between hidden nodes
+NEAR_INPUT = 0.36  # edge labels sit this far from x or y: 13 points apart in a fan, the fans apart
+
+
 def network_picture(plt, weights, title):
-    """The 2-H-1 network: inputs x, y, hidden h1..hH (h1 at the top), output; every weight on its
-    edge and every bias under its node, coloured by sign, line widths growing with |weight|."""
+    """The 2-H-1 network: inputs x (top left) and y (bottom left) level with the outermost hidden
+    nodes, hidden h1..hH (h1 at the top), output; every weight on its edge and every bias beside
+    its node, coloured by sign, line widths growing with |weight|."""
     edges, biases = network_numbers(weights)
     hid = len(biases) - 1
-    # Hidden nodes one unit apart. Edge labels sit EDGE_AT of the way from x or y to a hidden node;
-    # with the inputs INPUT_GAP apart, the labels of the 2H edges then fall evenly EDGE_AT / 2
-    # apart in one column, so they cannot overlap.
-    edge_at = 0.7
-    input_gap = edge_at / (2 * (1 - edge_at))
-    spots = {"x": (0, input_gap / 2), "y": (0, -input_gap / 2), "out": (2, 0)}
+    # With x above every hidden node and y below them, the edges out of x fan out above those out
+    # of y wherever they are nearer the inputs than the hidden nodes (the fans cross only
+    # beyond half way), so the labels NEAR_INPUT of the way from an input each sit on their own
+    # edge, in order h1..hH, above y's.
+    top = max((hid - 1) / 2, 0.6)
+    spots = {"x": (0, top), "y": (0, -top), "out": (2, 0)}
     spots.update({f"h{k + 1}": (1, (hid - 1) / 2 - k) for k in range(hid)})
-    fig, ax = plt.subplots(figsize=(6.5, max(3.0, 0.75 * hid + 1.2)))
+    fig, ax = plt.subplots(figsize=(6.4, max(3.6, 1.6 + UNIT * (2 * top + 1))), layout="constrained")
     largest = max((abs(w) for _, _, w in edges), default=0) or 1
     for start, end, weight in edges:
         (x0, y0), (x1, y1) = spots[start], spots[end]
         colour = SIGN_COLOURS[sign(weight)]
         ax.plot([x0, x1], [y0, y1], color=colour, linewidth=0.6 + 2.4 * abs(weight) / largest, zorder=1,
                 linestyle="-" if weight else ":")
-        at = edge_at if end != "out" else 0.3  # near the hidden node either way, where edges fan out
+        at = NEAR_INPUT if end != "out" else 0.45  # where the edges of a fan are farthest apart
+        # along its edge, so that a label near the steep edges of a fan covers only its own
         ax.text(x0 + at * (x1 - x0), y0 + at * (y1 - y0), weight_text(weight), color=colour, fontsize=9,
-                ha="center", va="center", zorder=3, bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none"))
+                ha="center", va="center", rotation=math.degrees(math.atan2(y1 - y0, x1 - x0)),
+                rotation_mode="anchor", transform_rotates_text=True, zorder=3,
+                bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none"))
+    radius = math.sqrt(NODE) / 2
     for node, (x, y) in spots.items():
-        ax.scatter([x], [y], s=650, c="white", edgecolors="black", linewidths=1.5, zorder=2)
+        ax.scatter([x], [y], s=NODE, c="white", edgecolors="black", linewidths=1.5, zorder=2)
         ax.text(x, y, node, ha="center", va="center", fontweight="bold", zorder=4)
         if node in biases:
-            bias = biases[node]
-            ax.annotate(f"b = {weight_text(bias)}", (x, y), xytext=(0, -19), textcoords="offset points",
-                        ha="center", va="top", fontsize=8, color=SIGN_COLOURS[sign(bias)], zorder=4,
+            # a hidden node's bias at its right, on the side away from its edge to the output
+            up = 1 if y >= 0 else -1
+            offset, align = ((0, -radius - 4), ("center", "top")) if node == "out" else \
+                ((radius + 2, up * radius * 0.6), ("left", "bottom" if up > 0 else "top"))
+            ax.annotate(f"b = {weight_text(biases[node])}", (x, y), xytext=offset, textcoords="offset points",
+                        ha=align[0], va=align[1], fontsize=8, color=SIGN_COLOURS[sign(biases[node])], zorder=4,
                         bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none"))
     ax.plot([], [], color=SIGN_COLOURS[1], label="positive")
     ax.plot([], [], color=SIGN_COLOURS[-1], label="negative")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0), ncol=2, fontsize="small",
-              title="weights on edges, biases (b) under nodes", title_fontsize="small")
-    ax.set(xlim=(-0.35, 2.35), ylim=(-(hid - 1) / 2 - 0.6, (hid - 1) / 2 + 0.45), title=title)
+              title="weights on edges (line width grows with |weight|), biases (b) beside nodes",
+              title_fontsize="small")
+    ax.set(xlim=(-0.15, 2.15), ylim=(-top - 0.55, top + 0.45))
+    ax.set_title(title, fontsize=TITLE_FONT)
     ax.axis("off")
     return fig

@@ -216,11 +216,18 @@ def print_evaluation(result, num_images, show_matrix):
 
 
 class Outputs:
-    """The files a run writes: where its pictures go, the list of files written (printed at
-    the end), and the time spent drawing (so the cost of the pictures shows in every run)."""
+    """The files a run writes: where its pictures go, what their titles say about the run (the
+    net, where its weights came from, its training images and seed, and after training its
+    epochs), the list of files written (printed at the end), and the time spent drawing (so
+    the cost of the pictures shows in every run)."""
 
-    def __init__(self, args):
+    def __init__(self, args, model, num_train):
         self.args, self.seconds, self.written = args, 0.0, {}
+        name = type(model).__name__ + (f" from {os.path.basename(args.load_model)}" if args.load_model else "")
+        start = f"{name}, then" if args.load_model else f"{name}:"
+        self.run = f"{start} training on {num_train:,} images, seed {args.seed}"
+        self.final = (f"{start} {args.epochs} epochs on {num_train:,} training images, seed {args.seed}"
+                      if args.epochs else f"{name}, evaluated only (no training)")
 
     def path(self, name):
         return os.path.join(self.args.plot_dir, f"{name}_{self.args.net}.png")
@@ -241,8 +248,7 @@ def fit(args, model, train_data, test_data, generator, outputs):
         result = test(args, model, *test_data)
         print_evaluation(result, num_test, show_matrix=True)
         return result
-    curves = kuzu_plots.LearningCurves(f"{type(model).__name__} on {len(train_data[1])} training images",
-                                       outputs.path("curves"), args.show)
+    curves = kuzu_plots.LearningCurves(outputs.run, outputs.path("curves"), args.show)
     optimizer = make_optimizer(args, model)
     scheduler = make_scheduler(args, optimizer, len(train_data[1]))
     at_chance = False
@@ -276,15 +282,15 @@ def print_confusions(result):
 
 def draw_pictures(args, model, test_images, test_labels, result, outputs):
     """The confusion matrix, the most confused pairs as images and what the model looks at."""
-    title = f"{type(model).__name__}: {result.correct}/{len(test_labels)} test images right"
-    outputs.draw("confusion matrix", kuzu_plots.plot_confusion, result.confusion, title,
+    outputs.draw("confusion matrix", kuzu_plots.plot_confusion, result.confusion, outputs.final,
                  outputs.path("confusion"), args.show)
     pairs = [(true, predicted) for true, predicted, _, _ in most_confused(result.confusion)]
     if pairs:
         outputs.draw("most confused pairs as images", kuzu_plots.plot_confused_pairs, test_images, test_labels,
-                     result.predicted, result.confidence, pairs, title, outputs.path("confused"), show=args.show)
+                     result.predicted, result.confidence, pairs, outputs.final, outputs.path("confused"),
+                     show=args.show)
     try:  # the student's layers: what cannot be drawn is skipped, never a traceback after training
-        outputs.draw("what the model looks at", kuzu_plots.plot_weights, model, test_images,
+        outputs.draw("what the model looks at", kuzu_plots.plot_weights, model, test_images, outputs.final,
                      outputs.path("weights"), args.show)
     except kuzu_plots.NothingToDraw as reason:
         print(f"skipped the picture of what the model looks at: {reason}")
@@ -314,7 +320,7 @@ def main(argv=None):
           f"batch {args.batch_size}, seed {args.seed}")
 
     pyplot(args.show)  # import matplotlib now, so that the time of the pictures is drawing time only
-    outputs = Outputs(args)
+    outputs = Outputs(args, model, len(train_data[1]))
     start = time.perf_counter()
     result = fit(args, model, train_data, test_data, generator, outputs)
     seconds = time.perf_counter() - start - outputs.seconds

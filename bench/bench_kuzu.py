@@ -3,7 +3,7 @@ with --pictures, time what kuzu_main.py's pictures add to a 10-epoch run instead
 
 classic: torchvision KMNIST Dataset with ToTensor + Normalize(0.5, 0.5), DataLoader
          batch 64, the course's train loop (the data decoded image by image, every epoch).
-project: kuzu.load_split tensors sliced into batches by kuzu_main.train, with each
+project: kuzu_data.load_split tensors sliced into batches by kuzu_main.train, with each
          network's own recipe (for conv: one-cycle schedule, random shifts, label smoothing).
 
 Both run in this process on the same 60,000 images: the shared KMNIST subset tiled
@@ -33,8 +33,9 @@ import torchvision
 from torchvision import transforms
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import kuzu  # noqa: E402
+import kuzu_data  # noqa: E402
 import kuzu_main  # noqa: E402
+import kuzu_nets  # noqa: E402
 import kuzu_plots  # noqa: E402
 from common import pyplot  # noqa: E402
 
@@ -54,7 +55,7 @@ def make_60k(source_dir, root):
     """Write 60,000 training images (real ones tiled, or synthetic) as KMNIST files under root."""
     raw = os.path.join(root, "KMNIST", "raw")
     os.makedirs(raw)
-    if source_dir and os.path.isdir(kuzu.raw_folder(source_dir)):
+    if source_dir and os.path.isdir(kuzu_data.raw_folder(source_dir)):
         real = torchvision.datasets.KMNIST(source_dir, train=True)
         reps = -(-N_IMAGES // len(real.targets))
         images = real.data.numpy().repeat(reps, axis=0)[:N_IMAGES]  # tiled
@@ -89,7 +90,7 @@ def classic_epoch(root, model):
 def project_epoch(root, net, model):
     """kuzu_main's own pipeline and recipe for this network, one epoch, logging off."""
     args = kuzu_main.parse_args(["--net", net, "--epochs", "1"])
-    images, labels = kuzu.load_split(root, train=True)
+    images, labels = kuzu_data.load_split(root, train=True)
     optimizer = kuzu_main.make_optimizer(args, model)
     scheduler = kuzu_main.make_scheduler(args, optimizer, len(labels))
     start = time.perf_counter()
@@ -111,14 +112,14 @@ def best_of_three(draw):
 def time_pictures(nets, data_dir):
     """Print the seconds each of kuzu_main.py's pictures takes for each net on the test set."""
     pyplot()  # matplotlib's import is not drawing time
-    images, labels = kuzu.load_split(data_dir, train=False)
+    images, labels = kuzu_data.load_split(data_dir, train=False)
     args = kuzu_main.parse_args(["--net", "lin"])
     history = [(1 / (e + 1), 1.2 / (e + 1), 50 + e) for e in range(10)]
     print(f"pictures of a 10-epoch run on {len(labels):,} test images; wall / CPU seconds, best of 3")
     print(f"{'net':5} {'curves x10':>12} {'confusion':>12} {'confused':>12} {'weights':>12} {'added':>12}")
     with tempfile.TemporaryDirectory() as folder:
         for net in nets:
-            model = kuzu.MODELS[net]()
+            model = kuzu_nets.build(net)[0]
             result = kuzu_main.test(args, model, images, labels)
             pairs = [(t, p) for t, p, _, _ in kuzu_main.most_confused(result.confusion)]
             path = os.path.join(folder, f"{net}.png")
@@ -132,14 +133,14 @@ def time_pictures(nets, data_dir):
                      best_of_three(lambda: kuzu_plots.plot_confusion(result.confusion, net, path)),
                      best_of_three(lambda: kuzu_plots.plot_confused_pairs(
                          images, labels, result.predicted, result.confidence, pairs, net, path)),
-                     best_of_three(lambda: kuzu_plots.plot_weights(model, net, images, path))]
+                     best_of_three(lambda: kuzu_plots.plot_weights(model, images, net, path))]
             added = [sum(p[i] for j, p in enumerate(parts) if j != 1) for i in (0, 1)]
             print(f"{net:5} " + " ".join(f"{w:5.2f} / {c:4.2f}" for w, c in parts + [added]), flush=True)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--nets", nargs="+", choices=sorted(kuzu.MODELS), default=["lin", "full", "conv"],
+    parser.add_argument("--nets", nargs="+", choices=sorted(kuzu_nets.NETS), default=["lin", "full", "conv"],
                         help="networks to time (default: all three)")
     parser.add_argument("--data_dir", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared",
                                                             "data", "kmnist-7k"),
@@ -156,8 +157,8 @@ def main():
               f"{torch.get_num_threads()} threads")
         print(f"{'net':5} {'classic (s)':>12} {'project (s)':>12} {'speed-up':>9}")
         for net in args.nets:
-            classic = classic_epoch(root, kuzu.MODELS[net]())
-            project = project_epoch(root, net, kuzu.MODELS[net]())
+            classic = classic_epoch(root, kuzu_nets.build(net)[0])
+            project = project_epoch(root, net, kuzu_nets.build(net)[0])
             print(f"{net:5} {classic:12.2f} {project:12.2f} {classic / project:8.1f}x", flush=True)
 
 

@@ -8,6 +8,9 @@ import subprocess
 import sys
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.image import imread
+from matplotlib.text import Text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
@@ -54,3 +57,74 @@ def run_script(script, *args, cwd=ROOT, timeout=600):
     """Run one of the kit's scripts in `cwd` as a user would, offline."""
     return subprocess.run([sys.executable, script, *map(str, args)], cwd=cwd, capture_output=True, text=True,
                           env=OFFLINE, timeout=timeout)
+
+
+# ---------------------------------------------------------------- pictures for a report
+
+def drawn_texts(fig):
+    """The texts the figure shows, with their boxes in pixels: every non-empty visible text, the
+    tick labels only of ticks in view on axes that are shown."""
+    canvas = FigureCanvasAgg(fig)  # a figure closed after saving has lost its own
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ticks, shown = set(), []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            locs = axis.get_majorticklocs()
+            low, high = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks(len(locs)) + axis.get_minor_ticks():
+                ticks.update((id(tick.label1), id(tick.label2)))
+                if ax.axison and axis.get_visible() and low - 1e-9 <= tick.get_loc() <= high + 1e-9:
+                    shown += [label for label in (tick.label1, tick.label2) if label.get_visible()]
+    shown += [text for text in fig.findobj(Text) if id(text) not in ticks and text.get_visible()]
+    return [(text, corners(text, renderer)) for text in shown if text.get_text().strip()]
+
+
+def corners(text, renderer):
+    """The four corners (pixels) of a text's box, turned as the text is."""
+    centre = np.mean(text.get_window_extent(renderer).get_points(), axis=0)
+    angle = np.radians(text.get_rotation())
+    text.set_rotation(0)
+    width, height = text.get_window_extent(renderer).size
+    text.set_rotation(np.degrees(angle))
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return centre + np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * (width / 2, height / 2) @ turn.T
+
+
+def overlap(a, b):
+    """Whether two turned boxes (corners) overlap by more than a pixel: no side of either
+    separates them."""
+    for box in (a, b):
+        for side in (box[1] - box[0], box[3] - box[0]):
+            normal = np.array([-side[1], side[0]]) / np.hypot(*side)
+            (a_low, a_high), (b_low, b_high) = ((min(c @ normal), max(c @ normal)) for c in (a, b))
+            if min(a_high, b_high) - max(a_low, b_low) <= 1:
+                return False
+    return True
+
+
+def picture_problems(fig, path):
+    """What keeps the picture `fig`, saved at `path`, from going into a report as it is: larger
+    than half an A4 page (8.3 x 5.8 in), not a PNG 1000-1600 pixels wide of the figure's shape,
+    a text under 8 points, a text out of the picture or over another. [] when there is nothing."""
+    problems = []
+    width, height = fig.get_size_inches()
+    if width > 8.3 + 1e-6 or height > 5.8 + 1e-6:
+        problems.append(f"{width:.2f} x {height:.2f} inches: more than half an A4 page")
+    with open(path, "rb") as file:
+        if file.read(8) != b"\x89PNG\r\n\x1a\n":
+            problems.append(f"{path} is not a PNG")
+    rows, cols = imread(path).shape[:2]
+    if not 1000 <= cols <= 1600 or abs(cols / rows - width / height) > 0.01:
+        problems.append(f"saved {cols} x {rows} pixels for {width:.2f} x {height:.2f} inches")
+    texts = drawn_texts(fig)
+    page = fig.bbox.padded(1)
+    for i, (text, box) in enumerate(texts):
+        name = repr(text.get_text())
+        if text.get_fontsize() < 8:
+            problems.append(f"{name} at {text.get_fontsize():g} points")
+        if not all(page.contains(*corner) for corner in box):
+            problems.append(f"{name} is not all in the picture")
+        problems += [f"{name} overlaps {other.get_text()!r}" for other, other_box in texts[i + 1:]
+                     if overlap(box, other_box)]
+    return problems

@@ -17,6 +17,7 @@ import types
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Annotation
 
 import check_main
@@ -27,6 +28,7 @@ from check_data import (WEIGHT_NAMES, build_mlp, check_forward, enter_hand_weigh
 from check_main import accuracy, activation_rows, activation_table, line_equation, parse_args, set_by_hand, train
 from check_plots import clip_line, lines_picture, network_numbers, network_picture, plot_range, weight_text
 from common import UserError, pyplot, run_main
+from kit import picture_problems
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(REPO, "check.csv")
@@ -190,8 +192,8 @@ def test_training_prints_progress_and_lowers_the_loss(capsys):
 
 def test_set_weights_write_every_picture_and_the_table(monkeypatch, capsys, tmp_path):
     assert run_cli(monkeypatch, "--act", "step", "--hid", "4", "--set_weights", "--plot_dir", str(tmp_path)) == 0
-    names = ["check.jpg", "table_step4_set.csv", "net_step4_set.png", "lines_step4_set.png", "out_step4_set.jpg"]
-    names += [f"h{i}_step4_set.jpg" for i in range(1, 5)]
+    names = ["check.png", "table_step4_set.csv", "net_step4_set.png", "lines_step4_set.png", "out_step4_set.png"]
+    names += [f"h{i}_step4_set.png" for i in range(1, 5)]
     assert sorted(os.listdir(tmp_path)) == sorted(names)
     assert sorted(written_files(capsys.readouterr().out)) == sorted(str(tmp_path / name) for name in names)
     assert all(os.path.getsize(tmp_path / name) > 1000 for name in names if name.endswith("g"))
@@ -209,7 +211,7 @@ def test_step_sig_and_trained_runs_write_different_files(monkeypatch, capsys, tm
     files = []
     for argv in runs:
         assert run_cli(monkeypatch, *argv, "--plot_dir", str(tmp_path)) == 0
-        files.append(set(written_files(capsys.readouterr().out)) - {str(tmp_path / "check.jpg")})  # the data
+        files.append(set(written_files(capsys.readouterr().out)) - {str(tmp_path / "check.png")})  # the data
     assert all(len(run) == 8 for run in files)  # table, net, lines, 4 hidden nodes, output
     assert len(set.union(*files)) == sum(len(run) for run in files)  # no file written by two runs
 
@@ -396,7 +398,7 @@ def test_inputs_users_really_have(monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
     assert run_cli(monkeypatch, "--act", "step", "--hid", "4", "--set_weights", "--plot_dir", "") == 0
     assert "final accuracy: 100.0%" in capsys.readouterr().out
-    assert {"net_step4_set.png", "check.jpg"} <= set(os.listdir(tmp_path))
+    assert {"net_step4_set.png", "check.png"} <= set(os.listdir(tmp_path))
 
 
 # Any JSON value at all: numbers of every size (integers past float64's range too), strings, nulls,
@@ -543,7 +545,7 @@ def test_the_contract_checks_pass_the_kits_own_mlp():
 # ---------------------------------------------------------------- course-style check.py files, end to end
 
 KIT_FILES = ("check_main.py", "check_data.py", "check_plots.py", "common.py", "check.csv")
-RUN_FILES = ["net_{}.png", "lines_{}.png", "out_{}.jpg", "table_{}.csv"]  # and h1_{}.jpg ... for each hidden node
+RUN_FILES = ["net_{}.png", "lines_{}.png", "out_{}.png", "table_{}.csv"]  # and h1_{}.png ... for each hidden node
 
 # Real runs of check_main.py, each in a copy of the kit with this check.py (a file of tests/fixtures/check,
 # or the kit's own: None): (name, check.py, flags, exit status, texts of the output, and the files it writes:
@@ -551,12 +553,12 @@ RUN_FILES = ["net_{}.png", "lines_{}.png", "out_{}.jpg", "table_{}.csv"]  # and 
 STUDENT_RUNS = [
     ("right", "right.py", ["--act", "sig", "--hid", "5", "--set_weights"], 0,
      ["set weights (no training):", '"hid_bias": [30.0, 10.0, -10.0, -30.0]',  # times the student's 20
-      "final accuracy: 100.0%"], ("check.jpg", "sig4_set", 4)),
+      "final accuracy: 100.0%"], ("check.png", "sig4_set", 4)),
     ("wrong", "wrong.py", ["--act", "sig", "--set_weights", "--epoch", "300"], 0,
      ["the set weights get 77.8% right with sigmoid: training on from them\n",
       "stopped after 300 epochs: accuracy 77.8% before training, 100.0% after\nfinal weights:",
       "final accuracy: 100.0%"],
-     ("check.jpg", "sig4_set-trained", 4)),
+     ("check.png", "sig4_set-trained", 4)),
     ("stub", "stub.py", ["--act", "step", "--hid", "4", "--set_weights"], 2,
      ["error: after MLP.set_weights(), the weights are empty (in_hid.weight [4, 0], in_hid.bias [0], "
       "hid_out.weight [1, 0], hid_out.bias [0]): enter them between the '##### Enter Weights Here #####' "
@@ -565,7 +567,7 @@ STUDENT_RUNS = [
      ["error: MLP.forward returns int 0, not the output as a tensor of shape [9, 1] (one row per point)\n"],
      None),
     ("{-1,0,1} grid", None, ["--act", "sig", "--hid", "5", "--seed", "3", "--epoch", "300", "--data", GRID_PM1], 0,
-     ["stopped after 300 epochs", "\n-1  -1 ", "final accuracy: 100.0%"], ("grid_pm1.jpg", "sig5_trained-seed3", 5)),
+     ["stopped after 300 epochs", "\n-1  -1 ", "final accuracy: 100.0%"], ("grid_pm1.png", "sig5_trained-seed3", 5)),
     ("missing data", None, ["--data", "nope.csv"], 2, ["error: cannot read data file nope.csv"], None),
 ]
 
@@ -609,7 +611,7 @@ def test_a_check_py_of_the_course_runs_end_to_end(student_runs, case, student, f
         assert err.count("\n") == 1 and not os.path.exists(folder / "plot")
         return
     data, name, hid = files
-    names = [data] + [pattern.format(name) for pattern in RUN_FILES] + [f"h{i}_{name}.jpg" for i in range(1, hid + 1)]
+    names = [data] + [pattern.format(name) for pattern in RUN_FILES] + [f"h{i}_{name}.png" for i in range(1, hid + 1)]
     assert sorted(written_files(out)) == sorted(os.path.join("plot", file) for file in names)
     assert sorted(os.listdir(folder / "plot")) == sorted(names)
 
@@ -625,3 +627,94 @@ def test_the_pictures_span_the_datas_own_range():
     assert "not in view (no line here): h2" in ax.get_legend().get_title().get_text()
     line = ax.get_lines()[0]  # h1's
     assert sorted(zip(*line.get_data())) == [(-0.5, 2), (2, -0.5)]  # clipped to the same square
+
+
+# ---------------------------------------------------------------- pictures for a report
+
+def saved_pictures(monkeypatch, *argv):
+    """Run check_main with `argv`; return {file name: figure} of every picture it saved."""
+    saved, save = {}, check_main.save_png
+
+    def keep(fig, path):
+        saved[os.path.basename(path)] = fig
+        return save(fig, path)
+    monkeypatch.setattr(check_main, "save_png", keep)
+    assert run_cli(monkeypatch, *argv) == 0
+    return saved
+
+
+@pytest.mark.parametrize("flags, hid, run", [
+    (["--act", "step", "--hid", "4", "--set_weights"], 4, "step 2-4-1 network, weights set by hand (set_weights)"),
+    (["--act", "sig", "--hid", "5", "--epoch", "300"], 5,
+     "sig 2-5-1 network, random weights (seed 0), trained for 300 epochs"),
+    (["--act", "sig", "--hid", "8", "--weights", "{file}"], 8, "sig 2-8-1 network, weights from eight.json"),
+], ids=["step set", "sig trained", "8 hidden from a file"])
+def test_every_picture_of_a_check_run_goes_into_a_report_as_it_is(monkeypatch, capsys, tmp_path, flags, hid, run):
+    torch.manual_seed(1)
+    net = MLP(8, "sig")
+    init_weights(net, 2)
+    save_weights(net, tmp_path / "eight.json")
+    argv = [flag.format(file=tmp_path / "eight.json") for flag in flags]
+    saved = saved_pictures(monkeypatch, *argv, "--plot_dir", str(tmp_path / "plot"))
+    kinds = ["net", "lines"] + [f"h{i}" for i in range(1, hid + 1)] + ["out"]
+    name = check_main.run_name(parse_args(argv), hid, "--epoch" in argv)
+    assert sorted(saved) == sorted(["check.png"] + [f"{kind}_{name}.png" for kind in kinds])
+    for name, fig in saved.items():
+        assert picture_problems(fig, tmp_path / "plot" / name) == [], name
+        title = fig.axes[0].get_title()
+        assert (run in title) != (name == "check.png"), (name, title)
+        bars = [ax.get_ylabel() for ax in fig.axes if getattr(ax, "_colorbar", None)]
+        node = name.split("_")[0]
+        if node in kinds[2:]:
+            assert bars == [f"{'output' if node == 'out' else 'activation of ' + node} (0 to 1)"], name
+        else:
+            assert bars == [], name
+        if node != "net":
+            legend = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+            assert legend[:2] == ["target 0", "target 1"], name
+
+
+def test_coinciding_lines_are_drawn_apart_and_the_legend_says_so(tmp_path):
+    inputs, targets = load_data(DATA)
+    # h1 and h2: y = -x + 0.403 and y = -x + 0.408, as seed 0 trains them; h3 is 0.3 away, h4 far off
+    weights = {"in_hid_weight": [[1, 1], [1, 1], [1, 1], [1, -1]], "hid_bias": [-0.403, -0.408, -0.703, 0]}
+    fig = lines_picture(pyplot(), weights, inputs, targets, "t")
+    check_main.save_png(fig, tmp_path / "lines.png")
+    assert picture_problems(fig, tmp_path / "lines.png") == []  # names and legend clear of each other
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert sorted(lines) == ["h1", "h2 (nearly on h1)", "h3", "h4"]
+    solid, dashed = lines["h1"], lines["h2 (nearly on h1)"]
+    assert solid.get_linestyle() == "-" and dashed.get_linestyle() != "-" and dashed.get_zorder() > solid.get_zorder()
+    assert lines["h3"].get_linestyle() == lines["h4"].get_linestyle() == "-"
+    names = {text.get_text(): text.get_position() for text in ax.texts if text.get_text()}
+    assert math.dist(names["h1"], names["h2"]) > 0.1 * (ax.get_xlim()[1] - ax.get_xlim()[0])
+
+
+@pytest.mark.parametrize("hid", [1, 2, 4, 5, 8])
+def test_every_weight_label_sits_on_its_own_edge_and_no_other(hid):
+    torch.manual_seed(hid)
+    net = MLP(hid, "sig")
+    init_weights(net, 5)
+    edges, _ = network_numbers(get_weights(net))
+    fig = network_picture(pyplot(), get_weights(net), "t")
+    ax = fig.axes[0]
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    labels = ax.texts[:len(edges)]
+    assert [text.get_text() for text in labels] == [weight_text(w) for _, _, w in edges]
+    for i, label in enumerate(labels):
+        # the label's box in its own frame: along its (rotated) baseline and across it, in pixels
+        angle = math.radians(label.get_rotation())
+        label.set_rotation(0)
+        box = label.get_window_extent(canvas.get_renderer())
+        label.set_rotation(math.degrees(angle))
+        centre = ax.transData.transform(label.get_position())
+        for j, line in enumerate(ax.get_lines()[:len(edges)]):
+            (x0, y0), (x1, y1) = ax.transData.transform(line.get_xydata()) - centre
+            covered = False
+            for f in torch.linspace(0, 1, 400).tolist():
+                x, y = x0 + f * (x1 - x0), y0 + f * (y1 - y0)
+                along, across = x * math.cos(angle) + y * math.sin(angle), y * math.cos(angle) - x * math.sin(angle)
+                covered |= abs(along) < 0.45 * box.width and abs(across) < 0.45 * box.height
+            assert covered == (i == j), (edges[i], edges[j])

@@ -1,5 +1,6 @@
 """Part 1: KMNIST loading, the three models and kuzu_main.py end to end, on small
 synthetic files in torchvision's IDX layout (no network, no shared data needed)."""
+import importlib.util
 import os
 import re
 
@@ -11,8 +12,9 @@ import kuzu
 import kuzu_data
 import kuzu_main
 import kuzu_nets
+import kuzu_plots
 from common import run_main
-from kit import FIXTURES, kit_copy, make_kmnist, run_script
+from kit import FIXTURES, kit_copy, make_kmnist, picture_problems, run_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_DATA = os.path.join(ROOT, "..", "shared", "data", "kmnist-7k")
@@ -397,3 +399,59 @@ def test_the_course_recipe_is_the_course_s_plain_sgd_for_every_net():
     conv = kuzu_main.parse_args(["--net", "conv"])
     assert (conv.lr, conv.mom, conv.nesterov, conv.schedule, conv.shift) == (0.1, 0.9, True, "onecycle", 1)
     assert kuzu_main.parse_args(["--net", "conv", "--recipe", "course", "--lr", "0.05"]).lr == 0.05
+
+
+# ---------------------------------------------------------------- pictures for a report
+
+def module_of(path):
+    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+OTHER_NAMES = os.path.join(FIXTURES, "kuzu", "other_names.py")
+ODD = os.path.join(FIXTURES, "kuzu", "odd.py")
+
+
+OWN_SCALE = "/ largest |weight| of its tile (each tile on its own scale"
+
+
+@pytest.mark.parametrize("net, fixture, bars", [  # bars: what the label of each colour bar says
+    ("lin", None, ["weight (red: for the class, blue: against it)"]),
+    ("full", None, [OWN_SCALE, "pixel value"]),
+    ("conv", None, [OWN_SCALE.replace("weight|", "value|")]),
+    ("full", OTHER_NAMES, [OWN_SCALE, "pixel value"]),  # 130 hidden units
+    ("conv", OTHER_NAMES, [OWN_SCALE.replace("weight|", "value|")]),  # 8 filters 3x3, no padding
+    ("full", ODD, [OWN_SCALE, "pixel value"]),  # 20 hidden units
+], ids=["lin", "full", "conv", "other full", "other conv", "odd full"])
+def test_every_picture_of_a_run_goes_into_a_report_as_it_is(net, fixture, bars, data_dir, tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    model = getattr(module_of(fixture) if fixture else kuzu, kuzu_nets.NETS[net])().eval()
+    images, labels = kuzu_data.load_split(data_dir, train=False)
+    args = kuzu_main.parse_args(["--net", net, "--plot_dir", str(tmp_path)])
+    result = kuzu_main.test(args, model, images, labels)
+    outputs = kuzu_main.Outputs(args, model, 60000)
+    saved, save = {}, kuzu_plots.save_png
+
+    def keep(fig, path):
+        saved[os.path.basename(path)] = fig
+        return save(fig, path)
+    monkeypatch.setattr(kuzu_plots, "save_png", keep)
+    curves = kuzu_plots.LearningCurves(outputs.run, outputs.path("curves"))
+    curves.save([(2.3, 2.2, 12.0), (1.1, 1.3, 55.5)])
+    curves.close()
+    kuzu_main.draw_pictures(args, model, images, labels, result, outputs)
+    assert sorted(saved) == sorted(f"{kind}_{net}.png" for kind in ("curves", "confusion", "confused", "weights"))
+    for name, fig in saved.items():
+        assert picture_problems(fig, tmp_path / name) == [], name
+        titles = " ".join(text.get_text() for text in fig.texts + [ax.title for ax in fig.axes])
+        assert type(model).__name__ in titles and "60,000" in titles and "seed 1" in titles, name
+        assert name.startswith("curves") or "10 epochs" in titles, name
+    # every colour scale has a bar that says what it means
+    weights = saved[f"weights_{net}.png"]
+    labels = [ax.get_ylabel().replace("\n", " ") for ax in weights.axes if getattr(ax, "_colorbar", None)]
+    assert len(labels) == len(bars) and all(bar in label for bar, label in zip(bars, labels)), labels
+    confusion = saved[f"confusion_{net}.png"]
+    assert [ax.get_ylabel() for ax in confusion.axes if getattr(ax, "_colorbar", None)] == \
+        ["test images misclassified (off-diagonal cells)"]
