@@ -13,7 +13,7 @@ import warnings
 import torch
 
 from common import UserError, save_atomic
-from seq_models import MODELS
+from seq_models import LOSSES, MODELS
 
 MAX_LENGTH = 100        # largest --length: the course trains with 4 to 8, and seq_plot prints whole strings
 
@@ -40,10 +40,13 @@ META = {
 OPTIONAL_META = {
     'seed': (lambda v: is_int(v) and v >= 0, 'a whole number >= 0'),
     'run': (lambda v: v is None or is_int(v) and v >= 0, 'None or a whole number >= 0'),
+    'loss': (lambda v: v in LOSSES, ' or '.join(LOSSES)),
+    'peephole': (lambda v: isinstance(v, bool), 'True or False'),
 }
 PLAIN = (type(None), bool, int, float, str)
 # The weights of each model, as its state_dict names them (the course's seq_train.py saves these alone)
 WEIGHT_NAMES = {'srn': ['W', 'U', 'hid_bias', 'V', 'out_bias', 'H0'], 'lstm': ['W', 'U', 'hid_bias', 'V', 'out_bias']}
+PEEPHOLE = 'peep'       # the LSTM's peephole weights, when it has them
 ZIP_START = b'PK\x03\x04'    # torch.save writes a zip archive; its older format is a pickle, starting 0x80
 CHECKPOINT_NAME = re.compile(r'(?P<run_name>.+)_(?P<epoch>\d+(?:\.\d+)?)(?:_run(?P<run>\d+))?\.pth')
 
@@ -181,7 +184,9 @@ def weights_shape(weights, path):
         raise UserError(f'{path} is damaged: its state_dict is a {type(weights).__name__}, '
                         'not a dict of weight tensors')
     names = sorted(map(str, weights))
-    model = next((m for m, wanted in WEIGHT_NAMES.items() if names == sorted(wanted)), None)
+    peephole = PEEPHOLE in names
+    model = next((m for m, wanted in WEIGHT_NAMES.items()
+                  if names == sorted(wanted + [PEEPHOLE] * (peephole and m == 'lstm'))), None)
     if model is None:
         raise UserError(f'{path} holds weights {" ".join(names) or "(none)"}, not those of an SRN '
                         f'({" ".join(WEIGHT_NAMES["srn"])}) or an LSTM ({" ".join(WEIGHT_NAMES["lstm"])})')
@@ -191,7 +196,7 @@ def weights_shape(weights, path):
     hid, symbols = (U.shape[0], W.shape[0]) if U.dim() == W.dim() == 2 else (0, 0)
     gates = 4 if model == 'lstm' else 1
     wanted = dict(W=(symbols, gates * hid), U=(hid, gates * hid), hid_bias=(gates * hid,),
-                  V=(hid, symbols), out_bias=(symbols,), H0=(hid,))
+                  V=(hid, symbols), out_bias=(symbols,), H0=(hid,), peep=(3 * hid,))
     wrong = [f'{name} {tuple(t.shape)}' for name, t in weights.items() if tuple(t.shape) != wanted[name]]
     if wrong or hid == 0 or symbols == 0:
         raise UserError(f'{path} is damaged: the shapes of its weights do not fit together '
@@ -200,11 +205,16 @@ def weights_shape(weights, path):
     if bad:
         raise UserError(f'{path}: weights {" ".join(bad)} are not finite (NaN or infinity): the '
                         'training that saved them diverged, so there is nothing to look at')
-    return dict(model=model, hid=hid, symbols=symbols)
+    return dict(model=model, hid=hid, symbols=symbols, peephole=peephole)
 
 
 def load_weights(net, saved, path):
-    """Copy the weights that load_checkpoint gave into `net`; UserError when the shapes do not fit."""
+    """Copy the weights that load_checkpoint gave into `net`, which becomes what the checkpoint
+    records (peepholes, and the loss its outputs were trained with: a file without says none and
+    the course's); UserError when the shapes do not fit."""
+    if saved.get('peephole') and hasattr(net, 'add_peephole'):
+        net.add_peephole()
+    net.loss = saved.get('loss', 'nll')
     try:
         net.load_state_dict(saved['state_dict'])
     except (RuntimeError, KeyError) as err:

@@ -37,6 +37,7 @@ train_together() at the end is what `seq_train.py --engine fast` runs: one netwo
 (`--runs N`, each with its own seed, weights and strings) with the recipe of the flags, and each
 run's candidates, as the lanes of one FastTrainer; printing and checkpoints as the autograd loop's.
 """
+import copy
 import glob
 import importlib
 import math
@@ -48,7 +49,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from seq_setup import CHUNK, Log, best_candidate, end_of_chunk, learning_rate, num_strings, pick_step
+from seq_setup import (CHUNK, Log, best, best_candidate, best_count, count_score, end_of_chunk,
+                       learning_rate, num_strings, pick_step, same_n_of)
 
 # numba: compile on first use (about 15 s, once) and keep the machine code in __pycache__;
 # error_model='numpy' lets a float division be a plain division (no zero check), which the
@@ -154,9 +156,11 @@ def srn_forward(W, U, hid_bias, H0, x, T, h, pre):
 
 
 @jit
-def lstm_forward(W, U, hid_bias, x, T, h, c, gate, tanh_c, pre):
-    """z = x_t W + h_t U + hid_bias; gates i, f, o = sigmoid, g = tanh of the four blocks of z;
-    c_{t+1} = f c_t + i g; h_{t+1} = o tanh(c_{t+1}); h_0 = c_0 = 0.
+def lstm_forward(W, U, hid_bias, peep, x, T, h, c, gate, tanh_c, pre):
+    """z = x_t W + h_t U + hid_bias; the input and forget gates add their peepholes' peep * c_t;
+    i, f = sigmoid, g = tanh of their blocks of z; c_{t+1} = f c_t + i g; the output gate
+    o = sigmoid(z_o + peep_o * c_{t+1}); h_{t+1} = o tanh(c_{t+1}); h_0 = c_0 = 0. A network
+    without peepholes has peep = 0, which changes no value.
     gate[q, t] keeps the gate values and tanh_c[k, t] = tanh(c_{t+1}) for the backward pass."""
     H, G, R = U.shape
     h[:, 0] = 0.0
@@ -164,8 +168,13 @@ def lstm_forward(W, U, hid_bias, x, T, h, c, gate, tanh_c, pre):
     for t in range(T):
         add_input(W, hid_bias, x[t], pre)
         add_recurrent(U, h, t, pre)
-        for q in range(G):           # two loops, or both functions would be computed for every gate
-            if 2 * H <= q < 3 * H:
+        for k in range(H):
+            for r in range(R):
+                pre[k, r] += peep[k, r] * c[k, t, r]
+            for r in range(R):
+                pre[H + k, r] += peep[H + k, r] * c[k, t, r]
+        for q in range(3 * H):       # two loops, or both functions would be computed for every gate
+            if 2 * H <= q:
                 for r in range(R):
                     gate[q, t, r] = tanh(pre[q, r])
             else:
@@ -176,19 +185,24 @@ def lstm_forward(W, U, hid_bias, x, T, h, c, gate, tanh_c, pre):
             for r in range(R):
                 pre[k, r] = gate[f, t, r] * c[k, t, r] + gate[i, t, r] * gate[g, t, r]
         for k in range(H):
+            o = 3 * H + k
             for r in range(R):
                 c[k, t + 1, r] = pre[k, r]
             for r in range(R):
                 tanh_c[k, t, r] = tanh(pre[k, r])
             for r in range(R):
-                h[k, t + 1, r] = gate[3 * H + k, t, r] * tanh_c[k, t, r]
+                gate[o, t, r] = sigmoid(pre[o, r] + peep[2 * H + k, r] * pre[k, r])
+            for r in range(R):
+                h[k, t + 1, r] = gate[o, t, r] * tanh_c[k, t, r]
 
 
 @jit
-def output_forward(V, out_bias, h, x, length, T, prob, delta, score, row):
+def output_forward(V, out_bias, h, x, length, T, bce, legal, prob, delta, score, row):
     """For every step: prob[:, t] = softmax(h_{t+1} V + out_bias), and the loss gradient at the
     output scores, delta[:, t] = (prob - onehot(x_{t+1})) / T_r (the loss is the mean over the
-    run's T_r steps; 0 on padding steps). score (O, R) and row (R,) are scratch."""
+    run's T_r steps; 0 on padding steps). With bce each symbol's prob is the sigmoid of its score
+    instead and delta = (prob - legal) / T_r, legal[:, t] = 1 for the symbols that may follow.
+    score (O, R) and row (R,) are scratch."""
     H, O, R = V.shape
     for t in range(T):
         for o in range(O):
@@ -197,6 +211,14 @@ def output_forward(V, out_bias, h, x, length, T, prob, delta, score, row):
             for j in range(H):
                 for r in range(R):
                     score[o, r] += h[j, t + 1, r] * V[j, o, r]
+        if bce:
+            for o in range(O):
+                for r in range(R):
+                    prob[o, t, r] = sigmoid(score[o, r])
+                for r in range(R):
+                    weight = 1.0 / length[r] if t < length[r] else 0.0
+                    delta[o, t, r] = (prob[o, t, r] - legal[o, t, r]) * weight
+            continue
         # softmax, shifted by the largest score so that every exp argument is <= 0
         for r in range(R):
             row[r] = score[0, r]
@@ -261,22 +283,28 @@ def srn_backward(V, U, H0, h, delta, T, dz, dh, dH0):
 
 
 @jit
-def lstm_backward(V, U, c, gate, tanh_c, delta, T, dz, dh, dc, dc_next):
-    """Back through c_{t+1} = f c_t + i g and h_{t+1} = o tanh(c_{t+1}), from t = T-1 down to 0:
-      dc = dh * o * (1 - tanh(c_{t+1})^2) + dc_next * f_{t+1}       (dc_next: dLoss/dc_{t+2})
+def lstm_backward(V, U, peep, c, gate, tanh_c, delta, T, dz, dh, dc, carry, dpeep):
+    """Back through the peepholes, c_{t+1} = f c_t + i g and h_{t+1} = o tanh(c_{t+1}), from
+    t = T-1 down to 0, with carry = dLoss/dc_{t+1} through the later steps:
+      dz_o = dh * tanh(c_{t+1}) * o(1-o)
+      dc = dh * o * (1 - tanh(c_{t+1})^2) + dz_o * peep_o + carry
       dz_i = dc * g * i(1-i)   dz_f = dc * c_t * f(1-f)   dz_g = dc * i * (1-g^2)
-      dz_o = dh * tanh(c_{t+1}) * o(1-o)"""
+      carry for step t-1 = dc * f + dz_i * peep_i + dz_f * peep_f
+    and the peepholes' gradients dpeep_i = sum_t dz_i c_t, dpeep_f = sum_t dz_f c_t,
+    dpeep_o = sum_t dz_o c_{t+1}."""
     H, G, R = U.shape
     dz[:, T] = 0.0
-    dc_next[:] = 0.0
+    carry[:] = 0.0
+    dpeep[:] = 0.0
     for t in range(T - 1, -1, -1):
         hidden_error(V, delta, U, dz, t, dh)
         for k in range(H):
             i, f, g, o = k, H + k, 2 * H + k, 3 * H + k
             for r in range(R):
-                f_next = gate[f, t + 1, r] if t + 1 < T else 0.0
+                dz[o, t, r] = dh[k, r] * tanh_c[k, t, r] * gate[o, t, r] * (1.0 - gate[o, t, r])
+            for r in range(R):
                 dc[k, r] = (dh[k, r] * gate[o, t, r] * (1.0 - tanh_c[k, t, r] * tanh_c[k, t, r])
-                            + dc_next[k, r] * f_next)
+                            + dz[o, t, r] * peep[2 * H + k, r] + carry[k, r])
             for r in range(R):
                 dz[i, t, r] = dc[k, r] * gate[g, t, r] * gate[i, t, r] * (1.0 - gate[i, t, r])
             for r in range(R):
@@ -284,8 +312,13 @@ def lstm_backward(V, U, c, gate, tanh_c, delta, T, dz, dh, dc, dc_next):
             for r in range(R):
                 dz[g, t, r] = dc[k, r] * gate[i, t, r] * (1.0 - gate[g, t, r] * gate[g, t, r])
             for r in range(R):
-                dz[o, t, r] = dh[k, r] * tanh_c[k, t, r] * gate[o, t, r] * (1.0 - gate[o, t, r])
-        dc, dc_next = dc_next, dc
+                carry[k, r] = dc[k, r] * gate[f, t, r] + dz[i, t, r] * peep[k, r] + dz[f, t, r] * peep[H + k, r]
+            for r in range(R):
+                dpeep[k, r] += dz[i, t, r] * c[k, t, r]
+            for r in range(R):
+                dpeep[H + k, r] += dz[f, t, r] * c[k, t, r]
+            for r in range(R):
+                dpeep[2 * H + k, r] += dz[o, t, r] * c[k, t + 1, r]
 
 
 @jit
@@ -321,22 +354,33 @@ def weight_gradients(x, h, delta, dz, T, dW, dU, dhid_bias, dV, dout_bias):
 # ---------------------------------------------------------------- one string, all runs
 
 @jit
-def forward_backward(is_lstm, weights, grads, x, length, work):
-    """Forward pass and gradients of the loss of one string per run.
-    weights, grads: (W, U, hid_bias, V, out_bias, H0) views; x (Tmax+1, R) the symbols; length
-    (R,) the input steps of each run's string; work: the arrays from workspace().
-    Fills grads, and leaves the output probabilities in work's prob (O, Tmax, R)."""
-    W, U, hid_bias, V, out_bias, H0 = weights
-    dW, dU, dhid_bias, dV, dout_bias, dH0 = grads
-    _, h, c, gate, tanh_c, prob, delta, dz, pre, score, dh, dc, dc_next, row, _ = work
+def forward(is_lstm, bce, weights, x, length, work):
+    """Forward pass of one string per run: leaves the output probabilities in work's prob
+    (O, Tmax, R) and the loss gradient at the output scores in its delta."""
+    W, U, hid_bias, V, out_bias, H0, peep = weights
+    _, h, c, gate, tanh_c, prob, delta, dz, pre, score, dh, dc, carry, row, _, legal = work
     T = length.max()
     if is_lstm:
-        lstm_forward(W, U, hid_bias, x, T, h, c, gate, tanh_c, pre)
+        lstm_forward(W, U, hid_bias, peep, x, T, h, c, gate, tanh_c, pre)
     else:
         srn_forward(W, U, hid_bias, H0, x, T, h, pre)
-    output_forward(V, out_bias, h, x, length, T, prob, delta, score, row)
+    output_forward(V, out_bias, h, x, length, T, bce, legal, prob, delta, score, row)
+
+
+@jit
+def forward_backward(is_lstm, bce, weights, grads, x, length, work):
+    """Forward pass and gradients of the loss of one string per run.
+    weights, grads: (W, U, hid_bias, V, out_bias, H0, peep) views; x (Tmax+1, R) the symbols;
+    length (R,) the input steps of each run's string; work: the arrays from workspace(), whose
+    legal holds the symbols that may follow at each step (for bce).
+    Fills grads, and leaves the output probabilities in work's prob (O, Tmax, R)."""
+    W, U, hid_bias, V, out_bias, H0, peep = weights
+    dW, dU, dhid_bias, dV, dout_bias, dH0, dpeep = grads
+    _, h, c, gate, tanh_c, prob, delta, dz, pre, score, dh, dc, carry, row, _, legal = work
+    T = length.max()
+    forward(is_lstm, bce, weights, x, length, work)
     if is_lstm:
-        lstm_backward(V, U, c, gate, tanh_c, delta, T, dz, dh, dc, dc_next)
+        lstm_backward(V, U, peep, c, gate, tanh_c, delta, T, dz, dh, dc, carry, dpeep)
     else:
         srn_backward(V, U, H0, h, delta, T, dz, dh, dH0)
     weight_gradients(x, h, delta, dz, T, dW, dU, dhid_bias, dV, dout_bias)
@@ -356,8 +400,9 @@ def workspace(is_lstm, num_hid, num_out, runs, max_steps):
     delta = np.zeros((O, T, R))                 # loss gradient at the output scores
     dz = np.zeros((G, T + 1, R))                # loss gradient at the pre-activations
     pre, score, dh = np.zeros((G, R)), np.zeros((O, R)), np.zeros((H, R))      # scratch rows
-    dc, dc_next, row, norm = np.zeros((H, R)), np.zeros((H, R)), np.zeros(R), np.zeros(R)
-    return x, h, c, gate, tanh_c, prob, delta, dz, pre, score, dh, dc, dc_next, row, norm
+    dc, carry, row, norm = np.zeros((H, R)), np.zeros((H, R)), np.zeros(R), np.zeros(R)
+    legal = np.zeros((O, T, R))                 # 1 for the symbols that may follow (bce)
+    return x, h, c, gate, tanh_c, prob, delta, dz, pre, score, dh, dc, carry, row, norm, legal
 
 
 # ---------------------------------------------------------------- optimizers (as torch.optim)
@@ -410,7 +455,7 @@ def clip_norm(grad, max_norm, norm):
 
 
 @jit
-def train_strings(is_lstm, theta, weights, grad, grads, state1, state2, steps_done, settings,
+def train_strings(is_lstm, bce, theta, weights, grad, grads, state1, state2, steps_done, settings,
                   lrs, strings, errors, work, update):
     """Train every run on its strings s = 0..S-1 in order, one optimizer step per string, and
     record errors[s, r], the error of string s (before its update) as seq_train reports it: the
@@ -420,10 +465,11 @@ def train_strings(is_lstm, theta, weights, grad, grads, state1, state2, steps_do
     prob (S, width_r, O) and scored (S, width_r) flattened one run after the other (so they need
     not be padded to a common width), length (S, R), width (R,).
     settings = (use_adam, momentum, weight_decay, beta1, beta2, eps, max_norm); string s is trained
-    with learning rate lrs[s], after its gradient is clipped to length max_norm (0: not clipped)."""
+    with learning rate lrs[s], after its gradient is clipped to length max_norm (0: not clipped).
+    bce: the loss is seq_train's 'bce' (the symbols that may follow are those of target > 0)."""
     use_adam, momentum, weight_decay, beta1, beta2, eps, max_norm = settings
     seq, length, width, target, scored = strings
-    x, prob = work[0], work[5]
+    x, prob, norm, legal = work[0], work[5], work[14], work[15]
     O = prob.shape[0]
     S, R = length.shape
     start = np.zeros(R, dtype=np.int64)         # where run r's strings start, in steps
@@ -435,7 +481,11 @@ def train_strings(is_lstm, theta, weights, grad, grads, state1, state2, steps_do
             row = start[r] + r * S + s * (width[r] + 1)      # seq rows are one step longer
             for t in range(length[s, r] + 1):
                 x[t, r] = seq[row + t]
-        forward_backward(is_lstm, weights, grads, x, length[s], work)
+            for t in range(length[s, r]):
+                step = start[r] + s * width[r] + t
+                for o in range(O):
+                    legal[o, t, r] = 1.0 if target[step * O + o] > 0 else 0.0
+        forward_backward(is_lstm, bce, weights, grads, x, length[s], work)
         for r in range(R):
             total, count = 0.0, 0
             for t in range(length[s, r]):
@@ -448,7 +498,7 @@ def train_strings(is_lstm, theta, weights, grad, grads, state1, state2, steps_do
         if not update:
             continue
         if max_norm > 0.0:
-            clip_norm(grad, max_norm, work[-1])
+            clip_norm(grad, max_norm, norm)
         step = steps_done + s + 1
         if use_adam:
             adam_step(theta, grad, state1, state2, step, lrs[s], beta1, beta2, eps, weight_decay)
@@ -456,9 +506,38 @@ def train_strings(is_lstm, theta, weights, grad, grads, state1, state2, steps_do
             sgd_step(theta, grad, state1, step == 1, lrs[s], momentum, weight_decay)
 
 
+@jit
+def string_margins(is_lstm, bce, weights, seq, length, determined, margins, work):
+    """margins[s, r]: the smallest margin, over the determined steps of string s (seq[s], the
+    same string for every run), by which run r's output for the symbol that follows beats its
+    largest output for another (as seq_models.determined_margins)."""
+    x, prob = work[0], work[5]
+    O = prob.shape[0]
+    S, R = margins.shape
+    for s in range(S):
+        x[:] = 0
+        for t in range(length[s] + 1):
+            for r in range(R):
+                x[t, r] = seq[s, t]
+        lengths_of = np.full(R, length[s])
+        forward(is_lstm, bce, weights, x, lengths_of, work)
+        for r in range(R):
+            margins[s, r] = np.inf
+        for t in range(length[s]):
+            if determined[s, t]:
+                following = seq[s, t + 1]
+                for r in range(R):
+                    other = -np.inf
+                    for o in range(O):
+                        if o != following and prob[o, t, r] > other:
+                            other = prob[o, t, r]
+                    margin = prob[following, t, r] - other
+                    margins[s, r] = margin if margin < margins[s, r] else margins[s, r]
+
+
 # ---------------------------------------------------------------- the trainer seq_train.py uses
 
-PARAMETERS = ('W', 'U', 'hid_bias', 'V', 'out_bias', 'H0')   # the LSTM has no H0
+PARAMETERS = ('W', 'U', 'hid_bias', 'V', 'out_bias', 'H0', 'peep')   # the LSTM has no H0, the SRN no peep
 
 
 class RunGroup:
@@ -471,6 +550,10 @@ class RunGroup:
         for net in nets:
             if {name: tuple(p.shape) for name, p in net.named_parameters()} != shapes:
                 raise ValueError('the networks differ in kind or size')
+        losses = {getattr(net, 'loss', 'nll') for net in nets}
+        if len(losses) > 1:
+            raise ValueError('the networks differ in their loss')
+        self.bce = losses == {'bce'}
         self.is_lstm = 'H0' not in shapes
         self.num_hid, self.num_out = shapes['V']
         self.runs = len(nets)
@@ -493,9 +576,11 @@ class RunGroup:
                 self.weights[name][..., r] = p.detach().cpu().double().numpy()
 
     def arrays(self, table):
-        """The six arrays forward_backward takes; an LSTM gets a dummy H0 it never reads."""
+        """The seven arrays forward_backward takes; an LSTM gets a dummy H0 it never reads, and
+        one without peepholes zero peep (no peephole at all), whose gradient is never used."""
         H0 = table.get('H0', np.zeros((self.num_hid, self.runs)))
-        return tuple(table[name] for name in PARAMETERS[:5]) + (H0,)
+        peep = table.get('peep', np.zeros((3 * self.num_hid, self.runs)))
+        return tuple(table[name] for name in PARAMETERS[:5]) + (H0, peep)
 
     def pack(self, batches):
         """One StringBatch per run -> the `strings` tuple of train_strings."""
@@ -512,7 +597,7 @@ class RunGroup:
         strings = self.pack(batches)
         errors = np.empty(strings[1].shape)
         lrs = np.zeros(len(errors)) if lrs is None else np.asarray(lrs, dtype=np.float64)
-        train_strings(self.is_lstm, self.theta, self.arrays(self.weights), self.grad,
+        train_strings(self.is_lstm, self.bce, self.theta, self.arrays(self.weights), self.grad,
                       self.arrays(self.grads), self.state1, self.state2, self.steps, self.settings,
                       lrs, strings, errors, self.workspace(strings[2].max()), update)
         return errors.T
@@ -527,6 +612,13 @@ class RunGroup:
     def errors(self, batches):
         """The error of each string of batches[r] under run r's current weights -> (R, count)."""
         return self.run(batches, False)
+
+    def margins(self, batch):
+        """string_margins of every string of one StringBatch under each run's weights -> (R, count)."""
+        margins = np.empty((len(batch.length), self.runs))
+        string_margins(self.is_lstm, self.bce, self.arrays(self.weights), batch.seq, batch.length,
+                       batch.determined, margins, self.workspace(batch.length.max()))
+        return margins.T
 
     def gradients(self, batches):
         """{name: gradient (parameter shape + (R,))} of the loss of each run's first string."""
@@ -607,6 +699,12 @@ class FastTrainer:
         reports it but without training -> (R, count)."""
         return np.concatenate(self._each_group(RunGroup.errors, batches))
 
+    def margins(self, batch):
+        """The margins of every string of `batch` under each run's weights, as
+        seq_models.determined_margins gives them -> (R, count)."""
+        return np.concatenate(self._each_group(lambda group, part: group.margins(batch),
+                                               [batch] * self.bounds[-1][1]))
+
     def gradients(self, batches):
         """Gradients of the loss of the first string of each run's batch, without training:
         a list (one per run) of {parameter name: array shaped like the parameter}."""
@@ -675,6 +773,8 @@ def train_together(args, candidates, lang, rngs, show_rngs, selections, runs):
     the engine keeps the lane of each run's best, with its optimizer state. Prints a line per
     chunk (scoring each run's fresh string in the engine rather than in torch) and saves the
     checkpoints (runs[i] names run i's) -> the network each run kept."""
+    if args.keep_best:
+        return keep_best_seen(args, candidates, lang, rngs, show_rngs, selections, runs)
     width = len(candidates[0])                  # lanes per run: its candidates until the pick, then 1
     lanes = [net for run in candidates for net in run]
     widen = lambda per_run: [item for item in per_run for _ in range(width)]
@@ -691,7 +791,7 @@ def train_together(args, candidates, lang, rngs, show_rngs, selections, runs):
             errors = engine.train_chunk(widen([b.part(0, cut) for b in batches]), lrs[:cut])
             if step + cut == pick:
                 engine.copy_to(lanes)                   # compared in torch, as the autograd loop does
-                kept, results = zip(*[best_candidate(run, lang, selection)
+                kept, results = zip(*[best_candidate(run, lang, selection, args.select)
                                       for run, selection in zip(candidates, selections)])
                 chosen = np.arange(len(nets)) * width + kept
                 nets = lanes = [run[k] for run, k in zip(candidates, kept)]
@@ -706,4 +806,59 @@ def train_together(args, candidates, lang, rngs, show_rngs, selections, runs):
             end_of_chunk(args, log, nets, runs, errors[::width], step)
     finally:
         log.close()
+    return nets
+
+
+def keep_best_seen(args, candidates, lang, rngs, show_rngs, selections, runs):
+    """train_together with --keep_best: every candidate of every run trains to the end; from the
+    pick on, every --keep_best strings and at the end, each is scored on its run's selection
+    strings (in the engine with --select count), and each run keeps a copy of the best network
+    seen, which is the one printed, saved, and returned."""
+    width = len(candidates[0])
+    lanes = [net for run in candidates for net in run]
+    engine = make_engine(args, lanes, lang)
+    total, pick = num_strings(args), pick_step(args)
+    due = {*range(pick, total + 1, args.keep_best), total}
+    nets = [run[0] for run in candidates]
+    kept = [None] * len(nets)                   # (score, candidate, strings) of each run's best
+    log = Log(args, lang, show_rngs, runs)
+    step = 0
+    try:
+        for batches in drawn_ahead(lang, rngs, total):
+            count = len(batches[0].length)
+            lrs = np.array([learning_rate(args, s) for s in range(step, step + count)])
+            cuts = sorted({0, count, *(d - step for d in due if step < d < step + count)})
+            errors = []
+            for a, b in zip(cuts[:-1], cuts[1:]):
+                errors.append(engine.train_chunk([b_.part(a, b) for b_ in batches for _ in range(width)], lrs[a:b]))
+                if step + b in due:
+                    nets = compare_lanes(args, engine, lanes, candidates, lang, selections, kept, nets, step + b)
+            step += count
+            log.tick(count)
+            end_of_chunk(args, log, nets, runs, np.concatenate(errors, axis=1)[::width], step)
+        log.picked([k for _, k, _ in kept], [[score] for score, _, _ in kept], [s for *_, s in kept])
+    finally:
+        log.close()
+    return nets
+
+
+def compare_lanes(args, engine, lanes, candidates, lang, selections, kept, nets, done):
+    """Score every lane, and where a run's best lane beats its best so far, keep a copy of it
+    (kept[i] and nets[i] updated) -> nets."""
+    width = len(candidates[0])
+    if args.select == 'count':
+        ns = same_n_of(lang, selections[0])
+        scores = [count_score(ns, row) for row in engine.margins(selections[0])]
+    else:
+        engine.copy_to(lanes)
+        scores = [score for run, selection in zip(candidates, selections)
+                  for score in best_candidate(run, lang, selection)[1]]
+    order = best_count if args.select == 'count' else best
+    for i in range(len(nets)):
+        row = scores[i * width:(i + 1) * width]
+        k = order(row)
+        if kept[i] is None or order([kept[i][0], row[k]]) == 1:
+            engine.copy_to(lanes)
+            kept[i] = (row[k], k, done)
+            nets[i] = copy.deepcopy(candidates[i][k])
     return nets

@@ -60,9 +60,12 @@ class LSTM_model(nn.Module):
         z = x_t W + h_{t-1} U + hid_bias;  c_t = f*c_{t-1} + i*g;  h_t = o*tanh(c_t)
     with h_0 = c_0 = 0 and output_t = h_t V + out_bias. Weights start uniform in
     +-1/sqrt(num_hid) like torch.nn.LSTM, except the forget bias, which starts at 1 so the
-    cell keeps its contents early in training (a common choice that helps counting)."""
+    cell keeps its contents early in training (a common choice that helps counting);
+    gate_bias (i, f, o) starts those three gates' biases at the values given instead (None: uniform).
+    With peephole the gates also see the cell (Gers & Schmidhuber), one weight per cell and gate
+    in peep (i, f, o blocks): i and f add peep*c_{t-1} to their z, o adds peep*c_t."""
 
-    def __init__(self, num_input, num_hid, num_out):
+    def __init__(self, num_input, num_hid, num_out, peephole=False, gate_bias=None):
         super().__init__()
         self.num_hid = num_hid
         self.W = nn.Parameter(torch.empty(num_input, 4 * num_hid))
@@ -70,11 +73,19 @@ class LSTM_model(nn.Module):
         self.hid_bias = nn.Parameter(torch.empty(4 * num_hid))
         self.V = nn.Parameter(torch.empty(num_hid, num_out))
         self.out_bias = nn.Parameter(torch.empty(num_out))
+        # drawn last, so the other weights are those of the same seed without peepholes
+        self.peep = nn.Parameter(torch.empty(3 * num_hid)) if peephole else None
         bound = 1.0 / math.sqrt(num_hid)
         for param in self.parameters():
             nn.init.uniform_(param, -bound, bound)
+        n = num_hid
         with torch.no_grad():
-            self.hid_bias[num_hid:2 * num_hid] = 1.0
+            if gate_bias is None:
+                self.hid_bias[n:2 * n] = 1.0
+            else:
+                for block, value in zip((0, 1, 3), gate_bias):
+                    if value is not None:
+                        self.hid_bias[block * n:(block + 1) * n] = value
 
     def forward(self, x):
         """x: (batch, time, num_input) -> hidden, context (batch, time, num_hid), output (batch, time, num_out)."""
@@ -86,26 +97,53 @@ class LSTM_model(nn.Module):
         hidden, context = [], []
         for t in range(x.shape[1]):
             z = drive[:, t] + h @ self.U
-            i = torch.sigmoid(z[:, :n])
-            f = torch.sigmoid(z[:, n:2 * n])
+            z_i, z_f, z_o = z[:, :n], z[:, n:2 * n], z[:, 3 * n:]
+            if self.peep is not None:
+                z_i, z_f = z_i + self.peep[:n] * c, z_f + self.peep[n:2 * n] * c
+            i = torch.sigmoid(z_i)
+            f = torch.sigmoid(z_f)
             g = torch.tanh(z[:, 2 * n:3 * n])
-            o = torch.sigmoid(z[:, 3 * n:])
             c = f * c + i * g
+            if self.peep is not None:
+                z_o = z_o + self.peep[2 * n:] * c
+            o = torch.sigmoid(z_o)
             h = o * torch.tanh(c)
             hidden.append(h)
             context.append(c)
         hidden = torch.stack(hidden, dim=1)
         return hidden, torch.stack(context, dim=1), hidden @ self.V + self.out_bias
 
+    def add_peephole(self):
+        """Give a network built without peepholes the peep weights (zero), to load them into."""
+        if self.peep is None:
+            self.peep = nn.Parameter(self.W.new_zeros(3 * self.num_hid))
+
 
 MODELS = {'srn': SRN_model, 'lstm': LSTM_model}
 
 
-def make_model(model, num_symbols, hid, init=0.3):
-    """Build an 'srn' or 'lstm' network that reads and predicts `num_symbols` symbols."""
+LOSSES = ('nll', 'bce')
+
+
+def make_model(model, num_symbols, hid, init=0.3, peephole=False, gate_bias=None, loss='nll'):
+    """Build an 'srn' or 'lstm' network that reads and predicts `num_symbols` symbols, trained
+    with `loss` (see output_probabilities); peephole and gate_bias are the LSTM's."""
     if model == 'srn':
-        return SRN_model(num_symbols, hid, num_symbols, init=init)
-    return LSTM_model(num_symbols, hid, num_symbols)
+        net = SRN_model(num_symbols, hid, num_symbols, init=init)
+    else:
+        net = LSTM_model(num_symbols, hid, num_symbols, peephole=peephole, gate_bias=gate_bias)
+    net.loss = loss
+    return net
+
+
+def output_probabilities(net, output):
+    """The network's raw output scores -> what it predicts: with the course's loss 'nll'
+    (softmax cross-entropy on the next symbol) the softmax, a distribution over the next symbol;
+    with 'bce' (sigmoid binary cross-entropy on each symbol: may it come next?) each symbol's
+    sigmoid. Either way the most likely next symbol is the largest score."""
+    if getattr(net, 'loss', 'nll') == 'bce':
+        return torch.sigmoid(output)
+    return F.softmax(output, dim=-1)
 
 
 def run_model(net, x):
@@ -203,7 +241,7 @@ def predict(net, lang, batch):
     """Run the network over a batch -> numpy (hidden, context or None, output probabilities)."""
     hidden, context, output = run_model(net, lang.one_hot(batch.seq[:, :-1]))
     to_numpy = lambda t: None if t is None else t.double().numpy()
-    return to_numpy(hidden), to_numpy(context), to_numpy(F.softmax(output, dim=2))
+    return to_numpy(hidden), to_numpy(context), to_numpy(output_probabilities(net, output))
 
 
 def evaluate(net, lang, batch):
@@ -213,6 +251,20 @@ def evaluate(net, lang, batch):
     right = prob_out.argmax(axis=2) == batch.seq[:, 1:]
     determined = batch.determined
     return string_errors(prob_out, batch).mean(), right[determined].mean()
+
+
+@torch.no_grad()
+def determined_margins(net, lang, batch):
+    """Per string of the batch: the smallest margin, over its determined steps, by which the
+    network's output for the symbol that follows beats its largest output for any other (> 0:
+    every determined step predicted right); +inf for a string without determined steps."""
+    output = run_model(net, lang.one_hot(batch.seq[:, :-1]))[2]
+    prob_out = output_probabilities(net, output.double())
+    label = torch.from_numpy(batch.seq[:, 1:, None])
+    following = prob_out.gather(2, label)[..., 0]
+    others = prob_out.scatter(2, label, -math.inf).max(dim=2).values
+    margin = torch.where(torch.from_numpy(batch.determined), following - others, math.inf)
+    return margin.min(dim=1).values.numpy()
 
 
 def show_string(net, lang, batch, out=sys.stdout):

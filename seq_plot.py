@@ -7,20 +7,23 @@
     python3 seq_plot.py --checkpoint anbn_srn2_100.pth      # a course state_dict: settings from its name
 
 Prints the checkpoint's settings, the weights and, for each of --num_plot fresh strings, the
-activations and output probabilities at every step. Then saves, in --plot_dir, pictures named
+activations and output probabilities at every step. Then saves, in --plot_dir, PNG pictures named
 after the checkpoint file, e.g. anb2n_srn2_100 (then _run{r} for a run of several), so pictures
-of different epochs and runs never overwrite each other:
-  _{j}{k}.jpg     hidden unit j against hidden unit k at every step, coloured by state, with the
+of different epochs and runs never overwrite each other; each title says which network it shows:
+  _{j}{k}.png     hidden unit j against hidden unit k at every step, coloured by state, with the
                   initial state (the SRN's tanh(H0), the LSTM's 0) marked
-  _{i}{j}{k}.jpg  the same in 3-D, for every three hidden units (3 or more hidden units)
-  _c{j}{k}.jpg, _c{i}{j}{k}.jpg   the same for the LSTM's context (cell) units
-  _time.jpg       every unit over time along the first string, with its symbols on the x-axis
-Units are numbered from 0 (with more than 10 units the numbers are joined by '-'). In the scatter
-plots the marker shape is the symbol read and the legend says what the state numbers mean.
+  _c{j}{k}.png    the same for the LSTM's context (cell) units
+  _time.png       every unit over time along the first string, its runs of symbols under the axis
+At most MAX_PICTURES pictures in all: the pairs of units whose steps spread widest, as many as fit
+beside the time plot and the analyses; --all_pairs draws every pair, every three units in 3-D
+(_{i}{j}{k}.png, _c{i}{j}{k}.png) and the 3-D path. Units are numbered from 0 (with more than 10
+units the numbers are joined by '-'). In the scatter plots the marker shape is the symbol read; the
+key beside them says what the colours count.
 
 How does it count? (seq_dynamics.py computes, seq_analysis_plots.py draws):
     python3 seq_plot.py --lang anb2n --analyse       # all of the following at once
-  --trajectory [K]  _trajectory.png (and _trajectory3d.png): the path of K strings
+  --trajectory [K]  _trajectory.png (and _c_trajectory.png, the LSTM's cells; with --all_pairs
+                    _trajectory3d.png): the path of K strings
   --fsm             extract a finite state machine (--clusters K, default automatic): its table,
                     fidelity, match with the language's states; _fsm.png
   --fixed_points    fixed points of each symbol's map with eigenvalues; _fixed_points.png
@@ -48,6 +51,7 @@ from seq_setup import (DEFAULTS, LANGUAGES, add_language_flags, build_language, 
 
 SETTINGS = ['lang', 'model', 'hid', 'embed']     # what names a network: checked against the checkpoint
 MAX_PLOT = 100
+MAX_PICTURES = 8        # a run's pictures without --all_pairs (each kind of unit still gets one pair)
 GATES = ['i input gate', 'f forget gate', 'g cell candidate', 'o output gate']
 
 
@@ -70,6 +74,9 @@ def make_parser():
     parser.add_argument('--run', type=number(int, 0), default=None,
                         help='which run of a seq_train.py --runs N training to look at, 0..N-1 '
                              '(default: none, a single run)')
+    parser.add_argument('--all_pairs', action='store_true',
+                        help='draw every pair and every three units (and the 3-D path of --trajectory), not only '
+                             f'the pairs that spread widest, up to {MAX_PICTURES} pictures in all (default: off)')
     parser.add_argument('--show', action='store_true', help='also show the plots in windows (default: off)')
     add_analysis_flags(parser)
     return parser
@@ -194,7 +201,7 @@ def print_settings(path, saved, args, lang):
                   'flags, model and hidden units from the weights)')
         return
     extras = {key: value for key, value in saved.items()
-              if key not in META and key not in ('state_dict', 'symbols') and value is not None}
+              if key not in META and key not in ('state_dict', 'symbols') and value not in (None, False)}
     trained = f'trained on {round(saved["epoch"] * 1000):,} strings'
     print(', '.join([trained] + [f'{key} {value:g}' if isinstance(value, float) else f'{key} {value}'
                                  for key, value in extras.items()]))
@@ -220,52 +227,39 @@ def units_tag(units, num_units):
     return ('' if num_units <= 10 else '-').join(str(u) for u in units)
 
 
-def scatter_plots(plt, values, state, symbol, lang, start, name, kind, plot_dir, show):
-    """Scatter every pair (and, with 3 or more units, every three) of units, coloured by state."""
-    num_units = values.shape[1]
-    cmap = plt.get_cmap('jet', state.max() - state.min() + 1)
-    prefix = '' if kind == 'hidden' else 'c'
-    saved = []
-    for dims in (2, 3):
-        if num_units < dims:
-            continue
-        for units in itertools.combinations(range(num_units), dims):
-            fig = plt.figure(figsize=(6.4, 5))
-            ax = fig.add_subplot(projection='3d' if dims == 3 else None)
-            points = draw.draw_states(ax, [values[:, u] for u in units], state, symbol, lang, cmap,
-                                      state.min() - 0.5, state.max() + 0.5)
-            ax.scatter(*(start[u] for u in units), marker='*', s=250, c='black',
-                       label='initial state')
-            labels = [f'{kind} unit {u}' for u in units]
-            ax.set_xlabel(labels[0])
-            ax.set_ylabel(labels[1])
-            if dims == 3:
-                ax.set_zlabel(labels[2])
-            ax.set_title(f'{name}: {kind} units {", ".join(map(str, units))}')
-            draw.legend_beside(ax, dims)
-            fig.colorbar(points, ax=ax, label='state', pad=0.12 if dims == 3 else 0.03)
-            saved.append(save_plot(plt, fig, os.path.join(
-                plot_dir, f'{name}_{prefix}{units_tag(units, num_units)}.jpg'), show))
-    return saved
+def ranked_units(values, dims):
+    """Every `dims` units of `values` (steps, units), those whose steps spread over the widest area
+    (volume: the root of their covariance's determinant, which a copy of a unit adds nothing to) first."""
+    combos = list(itertools.combinations(range(values.shape[1]), dims))
+    spread = [np.linalg.det(np.atleast_2d(np.cov(values[:, list(c)], rowvar=False))) for c in combos]
+    return [combos[i] for i in np.argsort(spread, kind='stable')[::-1]]
 
 
-def time_plot(plt, lang, batch, hidden, context, name, plot_dir, show):
-    """Each unit's activation along the first string, the symbol read at each step on the x-axis."""
-    T = batch.length[0]
-    rows = [('hidden', hidden)] + ([('context', context)] if context is not None else [])
-    fig, axes = plt.subplots(len(rows), 1, figsize=(max(6.4, 0.18 * T), 2.8 * len(rows)),
-                             squeeze=False, sharex=True)
-    for ax, (kind, values) in zip(axes[:, 0], rows):
-        for u in range(values.shape[2]):
-            ax.plot(range(T), values[0, :T, u], marker='.', label=f'{kind} {u}')
-        ax.set_ylabel(kind)
-        ax.grid(alpha=0.3)
-        ax.legend(loc='upper left', bbox_to_anchor=(1.01, 1), fontsize='small')  # beside the data
-    axes[-1, 0].set_xticks(range(T))
-    axes[-1, 0].set_xticklabels(list(lang.spell(batch.seq[0, :T])))
-    axes[-1, 0].set_xlabel('symbol read')
-    axes[0, 0].set_title(f'{name}: activations along one string')
-    return save_plot(plt, fig, os.path.join(plot_dir, f'{name}_time.jpg'), show)
+def scatter_choice(kinds, room, all_pairs, drawn):
+    """The scatter plots to draw -> (kind, units) pairs: every pair then every three with all_pairs,
+    else the best pair of each kind of unit, the second best of each, ... `room` of them (at least
+    one a kind), those `drawn` already (as a path) last."""
+    if all_pairs:
+        return [(kind, units) for kind, values in kinds for dims in (2, 3) if values.shape[1] >= dims
+                for units in ranked_units(values, dims)]
+    ranked = [sorted([(kind, units) for units in ranked_units(values, 2)], key=lambda pick: pick in drawn)
+              for kind, values in kinds]
+    interleaved = [pick for rank in itertools.zip_longest(*ranked) for pick in rank if pick]
+    return interleaved[:max(room, len(kinds))]
+
+
+def describe_run(args, saved, lang, path):
+    """The line under every title: which network, on what, from which training."""
+    if hasattr(lang, 'max_n'):
+        language = f'{args.lang} (n = 1 to {lang.max_n})'
+    else:
+        language = f'{"embedded " if lang.embed else ""}Reber (strings of {lang.min_length}+ symbols)'
+    parts = [f'{args.model.upper()}, {args.hid} hidden units, {language}']
+    if 'seed' in saved:
+        parts.append(f'seed {saved["seed"]}')
+    if 'epoch' in saved:
+        parts.append(f'{round(saved["epoch"] * 1000):,} strings trained')
+    return ', '.join(parts) + f' ({os.path.basename(path)})'
 
 
 def save_plot(plt, fig, path, show):
@@ -318,37 +312,33 @@ def check_analysis_flags(args):
                         f'raise --num_plot ({args.num_plot})')
 
 
-def run_analyses(args, net, lang, batch, name, plt, summary):
-    """The analyses asked for, printed, drawn and saved; adds the summary lines to `summary`.
-    Returns the files written."""
+def run_analyses(args, net, lang, batch, pairs, run, plt, save):
+    """The analyses asked for, printed, drawn and saved -> (files written, summary lines).
+    pairs: the pair of units to draw of each kind, as indices of the joint state."""
     torch.set_num_threads(1)          # tiny matrices: more threads only wait for each other
-    files = []
-    save = lambda fig, tag: files.append(save_plot(plt, fig, os.path.join(args.plot_dir, f'{name}_{tag}.png'),
-                                                   args.show))
+    files, summary = [], []
     rng = np.random.default_rng([args.seed, 11])
     if args.trajectory:
         plotted = dyn.collect_states(net, lang, batch)
-        dims = plotted.points.shape[1]
-        save(draw.trajectory_figure(plt, plotted, lang, (0, 1), args.trajectory, args.hid, name), 'trajectory')
-        if args.hid >= 3:
-            save(draw.trajectory_figure(plt, plotted, lang, (0, 1, 2), args.trajectory, args.hid, name),
-                 'trajectory3d')
-        if dims > args.hid:
-            save(draw.trajectory_figure(plt, plotted, lang, (args.hid, args.hid + 1), args.trajectory, args.hid,
-                                        name), 'c_trajectory')
+        for kind, units in pairs.items():
+            files.append(save(draw.trajectory_figure(plt, plotted, lang, units, args.trajectory, args.hid, run),
+                              'trajectory' if kind == 'hidden' else 'c_trajectory'))
+        if args.all_pairs and args.hid >= 3:
+            files.append(save(draw.trajectory_figure(plt, plotted, lang, (0, 1, 2), args.trajectory, args.hid, run),
+                              'trajectory3d'))
     states = None
     if args.fsm or args.fixed_points:
         states = dyn.collect_states(net, lang, lang.batch(FSM_STRINGS, rng))
     if args.fsm:
-        summary += print_fsm(args, net, lang, states, rng, name, plt, save)
+        summary += print_fsm(args, net, lang, states, rng, run, plt, save, files)
     if args.fixed_points:
-        print_fixed_points(args, net, lang, states, rng, name, plt, save)
+        print_fixed_points(args, net, lang, states, rng, pairs, run, plt, save, files)
     if args.test_length:
-        summary += print_generalisation(args, net, lang, name, plt, save)
-    return files
+        summary += print_generalisation(args, net, lang, run, plt, save, files)
+    return files, summary
 
 
-def print_fsm(args, net, lang, states, rng, name, plt, save):
+def print_fsm(args, net, lang, states, rng, run, plt, save, files):
     check = dyn.collect_states(net, lang, lang.batch(FSM_STRINGS, rng))
     fresh = dyn.collect_states(net, lang, lang.batch(FIDELITY_STRINGS, rng))
     machine, clusters = dyn.extract_fsm(states, args.clusters, check, rng)
@@ -370,14 +360,14 @@ def print_fsm(args, net, lang, states, rng, name, plt, save):
     else:
         verdict = 'equivalent to the language\'s machine (same states, transitions and predictions)'
     print(f'{verdict}; the language has {comparison.total} states')
-    save(draw.fsm_figure(plt, machine, comparison, lang.symbols, name), 'fsm')
+    files.append(save(draw.fsm_figure(plt, machine, comparison, lang, run), 'fsm'))
     lowest = comparison.purity[comparison.steps > 0].min() if (comparison.steps > 0).any() else 0
     return [f'states: {machine.num_states}', f'fidelity: {100 * fidelity:.2f}%',
             f'purity: {100 * comparison.overall_purity:.2f}% (lowest state {100 * lowest:.1f}%)',
             f'covered: {comparison.covered} of {comparison.total}']
 
 
-def print_fixed_points(args, net, lang, states, rng, name, plt, save):
+def print_fixed_points(args, net, lang, states, rng, pairs, run, plt, save, files):
     points = dyn.fixed_points(net, lang.num_symbols, dyn.fixed_point_starts(states, rng))
     what = 'hidden units' if args.model == 'srn' else 'hidden units, then context units'
     print(f'\nfixed points of each symbol\'s map (state: {what}):')
@@ -387,12 +377,13 @@ def print_fixed_points(args, net, lang, states, rng, name, plt, save):
             print('  ' + dyn.describe_fixed_point(fp, lang.symbols))
         if not found:
             print(f'  {symbol}: none found')
-    units = (0, 1) if args.model == 'srn' else (args.hid, args.hid + 1)
-    if states.points.shape[1] >= 2 and max(units) < states.points.shape[1]:
-        save(draw.fixed_point_figure(plt, net, points, states, lang, args.hid, name, units), 'fixed_points')
+    units = pairs.get('hidden' if args.model == 'srn' else 'context')      # the LSTM's memory is its cells
+    if units:
+        files.append(save(draw.fixed_point_figure(plt, net, points, states, lang, args.hid, run, units),
+                          'fixed_points'))
 
 
-def print_generalisation(args, net, lang, name, plt, save):
+def print_generalisation(args, net, lang, run, plt, save, files):
     rows = dyn.generalisation(net, lang, args.test_length)
     reber = args.lang == 'reber'
     if reber:
@@ -404,8 +395,7 @@ def print_generalisation(args, net, lang, name, plt, save):
     for row in rows:
         print(f'{row.n:>15} {100 * row.right:11.2f}% {row.error:9.5f}')
     trained = lang.min_length if reber else args.length
-    save(draw.generalise_figure(plt, rows, trained, name, 'minimum string length' if reber else 'n'),
-         'generalise')
+    files.append(save(draw.generalise_figure(plt, rows, trained, run, reber), 'generalise'))
     return [f'perfect up to n = {dyn.perfect_up_to(rows)}']
 
 
@@ -434,20 +424,33 @@ def main(argv=None):
     hidden, context, _ = predict(net, lang, batch)
     inside = batch.real_steps
     state, symbol = batch.state[inside], batch.seq[:, :-1][inside]
-    if args.model == 'srn':
-        start = net.initial_state().detach().double().numpy()
-    else:
-        start = np.zeros(args.hid)
+    rows = [('hidden', hidden)] + ([('context', context)] if context is not None else [])
+    kinds = [(kind, values[inside]) for kind, values in rows]
+    start = {'hidden': dyn.initial_state(net)[:args.hid], 'context': np.zeros(args.hid)}
     name = picture_name(path, saved)
+    run = describe_run(args, saved, lang, path)
     plt = pyplot(args.show)
-    files = scatter_plots(plt, hidden[inside], state, symbol, lang, start, name, 'hidden', plot_dir, args.show)
-    if context is not None:
-        files += scatter_plots(plt, context[inside], state, symbol, lang, np.zeros(args.hid), name, 'context',
-                               plot_dir, args.show)
-    files.append(time_plot(plt, lang, batch, hidden, context, name, plot_dir, args.show))
-    summary = []
-    files += run_analyses(args, net, lang, batch, name, plt, summary)
+    save = lambda fig, tag: save_plot(plt, fig, os.path.join(plot_dir, f'{name}_{tag}.png'), args.show)
+    offset = {'hidden': 0, 'context': args.hid}              # where each kind starts in the joint state
+    best = {kind: ranked_units(values, 2)[0] for kind, values in kinds if args.hid >= 2}
+    pairs = {kind: tuple(u + offset[kind] for u in units) for kind, units in best.items()}
+    analysed, summary = run_analyses(args, net, lang, batch, pairs, run, plt, save)
+    T = batch.length[0]
+    timed = save(draw.time_figure(plt, lang.spell(batch.seq[0, :T]), [(kind, values[0, :T]) for kind, values in rows],
+                                  run), 'time')
+    drawn = set(best.items()) if args.trajectory else set()
+    chosen = scatter_choice(kinds, MAX_PICTURES - 1 - len(analysed), args.all_pairs, drawn) if best else []
+    values = dict(kinds)
+    files = [save(draw.scatter_figure(plt, values[kind], units, kind, state, symbol, lang, start[kind],
+                                      args.num_plot, run),
+                  ('' if kind == 'hidden' else 'c') + units_tag(units, args.hid)) for kind, units in chosen]
+    files += [timed] + analysed
     print(f'\nwrote {len(files)} pictures:\n' + '\n'.join(files))
+    pairs_in_all = len(kinds) * args.hid * (args.hid - 1) // 2
+    shown = len({*chosen, *drawn})
+    if shown < pairs_in_all:
+        print(f'(of the {pairs_in_all} pairs of units, the {shown} whose steps spread widest: --all_pairs draws '
+              'every pair and every three)')
     if summary:
         print('\n' + '\n'.join(summary))
     if args.show:

@@ -2,6 +2,7 @@
 their defaults, the flags that name a network and its checkpoint, the recipes, the learning-rate
 schedule, the candidates and how the best is chosen, what a run prints and where it saves.
 """
+import argparse
 import math
 import os
 import sys
@@ -12,7 +13,7 @@ from anbn import FAMILY, NUM_BLOCKS, AnBn
 from common import UserError, check_finite, number, seed_everything
 from reber import Reber
 from seq_checkpoints import MAX_LENGTH, checkpoint_path, save_checkpoint
-from seq_models import evaluate, make_model, predict, show_string
+from seq_models import determined_margins, evaluate, make_model, predict, show_string
 
 LANGUAGES = [*FAMILY, 'reber']
 CHUNK = 1000            # strings drawn at once, and strings between report lines
@@ -40,12 +41,37 @@ EMBEDDED_LSTM_DEFAULTS = dict(epoch=200)
 # the end on rare long strings (a few wrong steps in 1000 strings): neither decaying to 0.001x,
 # nor 8 candidates, nor twice the strings made that rarer over seeds 1-32. 'course' is the
 # course's own seq_train.py.
+# 'count' trains LSTMs that count far beyond the n they saw (Gers & Schmidhuber's peepholes and
+# gate biases, a loss on the symbols that may follow, candidates judged by how far they count):
+# measured on seeds 1-16 in bench/bench_generalise.py.
+COURSE_NETWORK = dict(peephole=False, gate_bias='u,1,u', loss='nll', select='right', keep_best=0)
 RECIPES = {
     'default': dict(optim='adam', lr=0.01, mom=0.0, wd=0.0, init=0.3,
-                    schedule='cosine', warmup=0.01, decay_to=0.01, clip=1.0, candidates=4, pick_at=0.1),
+                    schedule='cosine', warmup=0.01, decay_to=0.01, clip=1.0, candidates=4, pick_at=0.1,
+                    **COURSE_NETWORK),
     'course':  dict(optim='sgd', lr=0.005, mom=0.0, wd=1e-4, init=0.001,
-                    schedule='constant', warmup=0.0, decay_to=1.0, clip=0.0, candidates=1, pick_at=0.1),
+                    schedule='constant', warmup=0.0, decay_to=1.0, clip=0.0, candidates=1, pick_at=0.1,
+                    **COURSE_NETWORK),
+    'count':   dict(optim='adam', lr=0.01, mom=0.0, wd=0.0, init=0.3,
+                    schedule='half', warmup=0.0, decay_to=0.1, clip=1.0, candidates=4, pick_at=0.3,
+                    peephole=True, gate_bias='-1,1,0', loss='bce', select='count', keep_best=200),
 }
+# what --recipe count changes per language: maximum n, thousands of strings, learning rate
+COUNT_DEFAULTS = {
+    'anb2n':    dict(length=10, epoch=4, lr=0.01),
+    'anbn':     dict(length=10, epoch=8, lr=0.02),
+    'anbncn':   dict(length=10, epoch=6, lr=0.01),
+    'anb2nc3n': dict(length=10, epoch=3, lr=0.01),
+}
+# --select count compares networks on the strings of these n (five blocks of the same n): n beyond
+# training, sparse far out where the strings are long
+COUNT_BANDS = {
+    'anb2n':    list(range(1, 31)),
+    'anbn':     [*range(1, 31), 40, 50, 70, 100, 150, 200, 300],
+    'anbncn':   list(range(1, 51)),
+    'anb2nc3n': list(range(1, 31)),
+}
+COUNT_TEST = (100, 300, 1000)   # perfect up to which n: tested up to each in turn while still perfect
 SELECTION = 1000                # strings the candidates are compared on
 MAX_WEIGHTS = 10_000_000        # weights in all runs together: far beyond what these tasks need
 
@@ -94,6 +120,23 @@ def add_language_flags(parser):
     parser.add_argument('--out_path', default='net', help='folder of the checkpoints (default: net)')
 
 
+def gate_bias(text):
+    """argparse type of --gate_bias: I,F,O, each a number from -10 to 10 or u (uniform like the
+    other weights) -> the text, tidied."""
+    parts = [part.strip() for part in text.split(',')]
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f'must be three values I,F,O (each a number or u), not {text!r}')
+    for part in parts:
+        if part != 'u':
+            number(float, -10, 10)(part)
+    return ','.join(parts)
+
+
+def gate_values(text):
+    """--gate_bias's text -> (I, F, O), None for u."""
+    return tuple(None if part == 'u' else float(part) for part in text.split(','))
+
+
 def fill_unset(args, values):
     """Set each flag of `values` (name -> value) that was left unset (None) in args."""
     for key, value in values.items():
@@ -125,8 +168,10 @@ def build_language(args):
 
 
 def build_model(args, lang):
-    """The network for --model/--hid/--init, sized for the language's symbols, in float64 with --float64."""
-    net = make_model(args.model, lang.num_symbols, args.hid, init=args.init)
+    """The network for --model/--hid/--init (and --peephole/--gate_bias/--loss), sized for the
+    language's symbols, in float64 with --float64."""
+    net = make_model(args.model, lang.num_symbols, args.hid, init=args.init, peephole=args.peephole,
+                     gate_bias=gate_values(args.gate_bias), loss=args.loss)
     return net.double() if getattr(args, 'float64', False) else net
 
 
@@ -166,7 +211,8 @@ def check_size(args):
 def learning_rate(args, step):
     """The learning rate for training string `step` (0, 1, ...) of the run: a linear warm-up from
     0 over the first --warmup of the strings (Adam's first steps are large and noisy), then
-    --lr decaying to --decay_to x --lr by the last string, along half a cosine or a line (small
+    --lr decaying to --decay_to x --lr by the last string, along half a cosine or a line, or
+    ('half') constant for the first half of the strings and along a line over the second (small
     steps at the end let the network settle on the solution instead of jumping around it)."""
     total = num_strings(args)
     warmup = round(args.warmup * total)
@@ -175,6 +221,8 @@ def learning_rate(args, step):
     if args.schedule == 'constant' or total <= warmup + 1:
         return args.lr
     progress = (step - warmup) / (total - warmup - 1)
+    if args.schedule == 'half':
+        progress = max(0.0, 2 * progress - 1)
     shape = 0.5 * (1 + math.cos(math.pi * progress)) if args.schedule == 'cosine' else 1 - progress
     return args.lr * (args.decay_to + (1 - args.decay_to) * shape)
 
@@ -194,8 +242,48 @@ def build_candidates(args, lang, seed):
 def selection_strings(args, lang, seed):
     """The strings the candidates of the run with this seed are compared on, from a generator
     of their own (the training and printed strings stay those of a run without candidates);
-    None with one candidate."""
-    return lang.batch(SELECTION, np.random.default_rng([seed, 2])) if args.candidates > 1 else None
+    with --select count the same-n strings of the language's band; None when nothing is compared."""
+    if args.candidates == 1 and not args.keep_best:
+        return None
+    if args.select == 'count':
+        return same_n_strings(lang, COUNT_BANDS[args.lang])
+    return lang.batch(SELECTION, np.random.default_rng([seed, 2]))
+
+
+def same_n_strings(lang, ns):
+    """For each n of ns, the string of five blocks of that n (and the next A), as a StringBatch."""
+    return lang.blocks(np.repeat(np.asarray(ns)[:, None], NUM_BLOCKS, axis=1))
+
+
+def same_n_of(lang, batch):
+    """The n of each of same_n_strings' strings."""
+    return batch.length // (NUM_BLOCKS * lang.multiples.sum())
+
+
+def count_score(ns, margins):
+    """(the largest n of ns up to which every string's determined steps are right, 0 if none;
+    the smallest margin) from the strings' margins (seq_models.determined_margins)."""
+    wrong = np.flatnonzero(margins <= 0)
+    perfect = ns[-1] if not wrong.size else ns[wrong[0] - 1] if wrong[0] else 0
+    return int(perfect), float(margins.min())
+
+
+def best_count(scores):
+    """The index of the best of several networks' count_score: the largest n, then the margin."""
+    return max(range(len(scores)), key=lambda k: (scores[k], -k))
+
+
+def perfect_up_to(net, lang):
+    """The largest n up to which the strings of five blocks of one n are predicted right at every
+    determined step, tested up to each of COUNT_TEST in turn while the network is still perfect."""
+    perfect, start = 0, 1
+    for stop in COUNT_TEST:
+        ns = np.arange(start, stop + 1)
+        perfect = count_score(ns, determined_margins(net, lang, same_n_strings(lang, ns)))[0]
+        if perfect < stop:
+            return max(perfect, start - 1)
+        start = stop + 1
+    return perfect
 
 
 def best(results):
@@ -208,9 +296,13 @@ def best(results):
     return min(range(len(results)), key=lambda k: (-results[k][1], results[k][0]))
 
 
-def best_candidate(candidates, lang, selection):
+def best_candidate(candidates, lang, selection, select='right'):
     """Compare a run's candidates on its selection strings -> (index of the best, [(mean error,
-    fraction of the determined steps right) of each])."""
+    fraction of the determined steps right) of each], or with select 'count' [count_score of each])."""
+    if select == 'count':
+        ns = same_n_of(lang, selection)
+        results = [count_score(ns, determined_margins(net, lang, selection)) for net in candidates]
+        return best_count(results), results
     results = [evaluate(net, lang, selection) for net in candidates]
     return best(results), results
 
@@ -325,14 +417,20 @@ class Log:
                        f'(training strings, mean over runs: {recent.mean():.5f})')
         self.tick(0, recent.mean())
 
-    def picked(self, kept, results):
+    def picked(self, kept, results, when=None):
         """The candidates were compared: run i keeps candidate kept[i]; results[i] are run i's
-        candidates' (mean error, fraction of determined steps right) on the selection strings."""
-        for run, k, row in zip(self.runs, kept, results):
+        candidates' (mean error, fraction of determined steps right) on the selection strings,
+        or with --select count their count_score; when[i]: after how many strings (--keep_best)."""
+        for i, (run, k, row) in enumerate(zip(self.runs, kept, results)):
             name = '' if run is None else f'run {run}: '
-            self.write(f'{name}kept candidate {k} of {len(row)} after {pick_step(self.args)} strings '
-                       f'(on {SELECTION} selection strings, determined steps right % / error: '
-                       + '  '.join(f'{100 * right:.2f}/{error:.4f}' for error, right in row) + ')')
+            after = pick_step(self.args) if when is None else when[i]
+            if self.args.select == 'count':
+                shown = ('on the strings of one n, perfect up to n / margin: '
+                         + '  '.join(f'{n}/{margin:.3f}' for n, margin in row))
+            else:
+                shown = (f'on {SELECTION} selection strings, determined steps right % / error: '
+                         + '  '.join(f'{100 * right:.2f}/{error:.4f}' for error, right in row))
+            self.write(f"{name}kept candidate {k} of {self.args.candidates} after {after} strings ({shown})")
 
     def close(self):
         if self.bar:

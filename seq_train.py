@@ -39,30 +39,42 @@ import torch
 import torch.nn.functional as F
 
 from common import SEED, SEED_LIMIT, UserError, number, run_main, writable_dir
-from seq_models import evaluate, run_model, show_string, string_errors
-from seq_setup import (CHUNK, RECIPES, SAVE_EVERY, Log, add_language_flags, best, best_candidate,
+from seq_models import evaluate, output_probabilities, run_model, show_string, string_errors
+from seq_models import LOSSES
+from seq_setup import (CHUNK, COUNT_BANDS, COUNT_DEFAULTS, COUNT_TEST, RECIPES, SAVE_EVERY, Log, add_language_flags, best, best_candidate,
                        build_candidates, build_language, check_size, default_table, end_of_chunk,
-                       fill_unset, learning_rate, make_rngs, num_strings, pick_step, resolve_defaults,
+                       fill_unset, gate_bias, learning_rate, make_rngs, num_strings, perfect_up_to, pick_step, resolve_defaults,
                        run_checkpoint, saved_checkpoints, selection_strings)
 
 
 # ---------------------------------------------------------------- the training loop
 
+def string_loss(net, output, string):
+    """The loss of a string (a StringBatch of one) from the network's output scores (T, S): the
+    mean over its steps of the negative log-likelihood of the next symbol (the course's, loss
+    'nll'), or with loss 'bce' of the summed binary cross-entropy of each symbol's sigmoid
+    against whether it may come next (target probability > 0), which trains the network to
+    say every symbol the language allows, not a guess between them."""
+    if getattr(net, 'loss', 'nll') == 'bce':
+        legal = torch.from_numpy(string.prob[0] > 0).to(output.dtype)
+        return F.binary_cross_entropy_with_logits(output, legal, reduction='sum') / len(output)
+    return F.nll_loss(F.log_softmax(output, dim=1), torch.from_numpy(string.seq[0, 1:]))
+
+
 def train_string(net, optimizer, lang, string, lr, clip=0.0):
     """One training step on one string (a StringBatch of one): forward pass through the whole
-    string, loss = mean negative log-likelihood of each next symbol, backward pass
-    (backpropagation through time), clip the gradient's length to `clip` (0: no clipping), one
-    optimizer step with learning rate lr. Returns the string's error before the step."""
+    string, loss = string_loss (by default the mean negative log-likelihood of each next symbol),
+    backward pass (backpropagation through time), clip the gradient's length to `clip` (0: no
+    clipping), one optimizer step with learning rate lr. Returns the string's error before the step."""
     for group in optimizer.param_groups:
         group['lr'] = lr
     optimizer.zero_grad()
     output = run_model(net, lang.one_hot(string.seq[:, :-1]))[2][0]
-    log_prob = F.log_softmax(output, dim=1)
-    F.nll_loss(log_prob, torch.from_numpy(string.seq[0, 1:])).backward()
+    string_loss(net, output, string).backward()
     if clip:
         torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
     optimizer.step()
-    return string_errors(log_prob.detach().exp().numpy()[None], string)[0]
+    return string_errors(output_probabilities(net, output.detach()).numpy()[None], string)[0]
 
 
 def train(args, net, lang, chunks, log, run=None, optimizer=None, step=0):
@@ -119,7 +131,7 @@ def train_candidates(args, candidates, lang, chunks, log, selection, run=None):
             step += count
             end_of_chunk(args, log, candidates[:1], [run], errors[0][None], step)
             continue
-        kept, results = best_candidate(candidates, lang, selection)
+        kept, results = best_candidate(candidates, lang, selection, args.select)
         log.picked([kept], [results])
         net, optimizer = candidates[kept], optimizers[kept]
         rest = train_strings(args, net, optimizer, lang, batch.part(cut, count), pick, log.tick)
@@ -150,6 +162,17 @@ def verdict(args, results):
               f'plot the best run.')
 
 
+def count_verdict(args, counts):
+    """Print how far each run counts (perfect_up_to), and with several the one that counts furthest."""
+    for r, count in enumerate(counts):
+        run = f'run {r} (seed {args.seed + r}): ' if len(counts) > 1 else ''
+        print(f'{run}perfect up to n = {count} (strings of five blocks of one n, tested up to {COUNT_TEST[-1]})')
+    if len(counts) > 1:
+        top = int(np.argmax(counts))
+        print(f'counts furthest: run {top} (seed {args.seed + top}, '
+              f'{run_checkpoint(args, num_strings(args) / 1000, top)}), perfect up to n = {counts[top]}')
+
+
 # ---------------------------------------------------------------- flags
 
 def make_parser():
@@ -162,8 +185,9 @@ def make_parser():
     parser.add_argument('--optim', choices=['sgd', 'adam'], help='optimizer (default: recipe)')
     parser.add_argument('--lr', type=number(float, 0, 10, low_open=True),
                         help='learning rate, the peak of the schedule (default: recipe)')
-    parser.add_argument('--schedule', choices=['constant', 'cosine', 'linear'],
-                        help='how the learning rate falls after the warm-up (default: recipe)')
+    parser.add_argument('--schedule', choices=['constant', 'cosine', 'linear', 'half'],
+                        help='how the learning rate falls after the warm-up (half: constant, then linear over the '
+                        'second half) (default: recipe)')
     parser.add_argument('--warmup', type=number(float, 0, 1, high_open=True),
                         help='fraction of the strings over which the learning rate warms up (default: recipe)')
     parser.add_argument('--decay_to', type=number(float, 0, 1),
@@ -180,6 +204,22 @@ def make_parser():
                         '(default: recipe)')
     parser.add_argument('--pick_at', type=number(float, 0, 1, low_open=True),
                         help='fraction of the strings after which the best candidate is kept (default: recipe)')
+    parser.add_argument('--peephole', action=argparse.BooleanOptionalAction,
+                        help='LSTM gates that also see the cell (--no-peephole: without) (default: recipe)')
+    parser.add_argument('--gate_bias', type=gate_bias,
+                        help='initial biases I,F,O of the LSTM\'s input, forget and output gates, each a number '
+                        'or u: uniform like the other weights (default: recipe)')
+    parser.add_argument('--loss', choices=LOSSES, help='nll: the course\'s, softmax cross-entropy on the next '
+                        'symbol; bce: sigmoid binary cross-entropy on each symbol, 1 where it may come next '
+                        '(default: recipe)')
+    parser.add_argument('--select', choices=['right', 'count'],
+                        help='how candidates are compared: right: determined steps right on other strings, '
+                        'then error; count: the largest n up to which strings of five blocks of one n are '
+                        'perfect, then the margin (the anbn family) (default: recipe)')
+    parser.add_argument('--keep_best', type=number(int, 0),
+                        help='0: keep one candidate at --pick_at; else every candidate trains to the end and '
+                        'from --pick_at on, every KEEP_BEST strings, each run keeps the best network seen '
+                        '(fast engine) (default: recipe)')
     parser.add_argument('--seed', type=SEED, default=1, help='random seed of strings and weights (default: 1)')
     parser.add_argument('--runs', type=number(int, 1, 1024), default=1,
                         help='networks to train, with seeds seed, seed+1, ... (default: 1)')
@@ -195,8 +235,20 @@ def make_parser():
 
 
 def parse_args(argv=None):
-    args = resolve_defaults(make_parser().parse_args(argv))
+    args = make_parser().parse_args(argv)
+    if args.recipe == 'count':
+        if args.lang not in COUNT_DEFAULTS:
+            raise UserError('--recipe count is for the anbn family of languages')
+        fill_unset(args, COUNT_DEFAULTS[args.lang])
+    args = resolve_defaults(args)
     fill_unset(args, RECIPES[args.recipe])
+    if args.model == 'srn' and (args.peephole or args.gate_bias != RECIPES['default']['gate_bias']):
+        raise UserError(f'--peephole and --gate_bias{" (set by --recipe count)" if args.recipe == "count" else ""} '
+                        'are for --model lstm')
+    if args.select == 'count' and args.lang not in COUNT_BANDS:
+        raise UserError('--select count is for the anbn family of languages')
+    if args.keep_best and args.engine != 'fast':
+        raise UserError('--keep_best needs the fast engine')
     if args.seed + args.runs > SEED_LIMIT:
         raise UserError(f'--seed {args.seed} with --runs {args.runs} goes past the largest seed {SEED_LIMIT - 1}')
     check_size(args)
@@ -241,6 +293,8 @@ def main(argv=None):
     if args.runs == 1 and not args.verbose:
         show_string(nets[0], lang, fresh[0].pick(0))
     verdict(args, [evaluate(net, lang, batch) for net, batch in zip(nets, fresh)])
+    if args.select == 'count':
+        count_verdict(args, [perfect_up_to(net, lang) for net in nets])
 
 
 def train_run(args, candidates, lang, rng, show_rng, selection, run):

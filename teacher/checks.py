@@ -309,12 +309,11 @@ def trained_network(file):
         shape = weights_shape(weights, file)
     except UserError as err:
         raise Failed(str(err)) from None
-    wanted = dict(model=model, hid=hid, symbols=lang.num_symbols)
-    if shape != wanted:
+    if (shape["model"], shape["hid"], shape["symbols"]) != (model, hid, lang.num_symbols):
         raise Failed(f"{file} holds an {shape['model'].upper()} with {shape['hid']} hidden units for "
                      f"{shape['symbols']} symbols: want an {model.upper()} with {hid} for {lang_name}'s "
                      f"{lang.num_symbols}")
-    net = make_model(model, lang.num_symbols, hid)
+    net = make_model(model, lang.num_symbols, hid, peephole=shape["peephole"], loss=saved.get("loss", "nll"))
     net.load_state_dict(weights)
     return net, lang
 

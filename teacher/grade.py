@@ -341,10 +341,10 @@ def main(argv=None):
                         help=f"workers run at once (default: the cores this process may use, here {default_jobs()})")
     args = parser.parse_args(argv)
     marks = load_marks(args.marks)
-    out = writable_dir(args.out, "--out")
     isolation = sandbox.Isolation()
     print(isolation.line, flush=True)
     folders = submissions(args.submissions, args.only)
+    out = writable_dir(args.out, "--out")  # after the submissions are checked: a mistyped one leaves nothing
     budgets, reference, reports = grade(folders, marks, args.jobs, args.min_budget, isolation)
     print("\n".join(budget_lines(budgets, reference, args.min_budget)) + "\n")
     for report in reports:

@@ -6,6 +6,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -53,10 +54,15 @@ def kit_copy(folder, **files):
     return str(folder)
 
 
-def run_script(script, *args, cwd=ROOT, timeout=600):
-    """Run one of the kit's scripts in `cwd` as a user would, offline."""
-    return subprocess.run([sys.executable, script, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          env=OFFLINE, timeout=timeout)
+def run_script(script, *args, cwd=None, timeout=600):
+    """Run one of the kit's scripts as a user would, offline: the one in `cwd` there, or (no cwd)
+    the repository's in an empty folder of its own, so that what it writes by default (plot/,
+    net/) never lands in the repository."""
+    if cwd is not None:
+        return subprocess.run([sys.executable, script, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                              env=OFFLINE, timeout=timeout)
+    with tempfile.TemporaryDirectory() as folder:
+        return run_script(os.path.join(ROOT, script), *args, cwd=folder, timeout=timeout)
 
 
 # ---------------------------------------------------------------- pictures for a report

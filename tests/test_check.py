@@ -597,6 +597,7 @@ def student_runs(tmp_path_factory):
         err.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, student, flags, status, texts, files", STUDENT_RUNS,
                          ids=[case[0] for case in STUDENT_RUNS])
 def test_a_check_py_of_the_course_runs_end_to_end(student_runs, case, student, flags, status, texts, files):

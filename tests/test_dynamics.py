@@ -7,12 +7,16 @@ import pytest
 import torch
 import torch.nn as nn
 
+import seq_analysis_plots as draw
 import seq_dynamics as dyn
 import seq_plot
 import seq_setup
 import seq_train
 from anbn import FAMILY, AnBn
-from common import UserError
+from reber import Reber
+from common import UserError, pyplot
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.text import Text
 from seq_checkpoints import checkpoint_path, save_checkpoint
 from seq_models import LSTM_model, SRN_model
 
@@ -271,3 +275,62 @@ def test_analysis_flags_that_cannot_be_done_are_refused():
         checked(['--lang', 'reber', '--test_length', '100'], 5)
     assert checked(['--lang', 'anbn', '--analyse'], 8).test_length == 16
     assert checked(['--lang', 'reber', '--analyse'], 5).test_length == 30
+
+
+# ---------------------------------------------------------------- pictures
+
+def diagram(lang, seed=1):
+    """The state diagram of the language's own machine, extracted from made-up states -> (figure,
+    node circles by extracted state, the language state of each, arrows)."""
+    from matplotlib.patches import Circle, FancyArrowPatch
+    states = true_states(lang, 150, seed)
+    machine, _ = dyn.extract_fsm(states, clusters=len(np.unique(states.true)))
+    comparison = dyn.compare(machine, true_states(lang, 300, seed + 1))
+    fig = draw.fsm_figure(pyplot(), machine, comparison, lang, 'a hand-made network')
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    nodes = {p.get_gid().split()[1]: p for p in ax.patches if isinstance(p, Circle) and p.get_gid()}
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    return fig, nodes, {str(q): int(comparison.match[q]) for q in range(machine.num_states)}, arrows
+
+
+@pytest.mark.parametrize('lang', [AnBn('anb2n', 3), Reber()], ids=repr)
+def test_state_diagram_has_a_row_per_phase_in_count_order_and_no_arrow_through_a_node(lang):
+    fig, nodes, language, arrows = diagram(lang)
+    for group in draw.state_groups(lang):
+        places = [nodes[q].center for number in group.states for q, n in language.items() if n == number]
+        assert len(places) == len(group.states)
+        assert len({y for _, y in places}) == 1                             # one row
+        assert all(x1 < x2 for (x1, _), (x2, _) in zip(places, places[1:]))  # in count order
+    assert len({node.center[1] for node in nodes.values()}) == len(draw.state_groups(lang))   # start in a row
+    pairs = [(a.patchA, a.patchB) for a in arrows]
+    assert len(pairs) == len(set(pairs))                    # one arrow for each pair of states
+    for arrow in arrows:
+        path = arrow.get_path()                             # in data coordinates
+        points = np.vstack([curve(np.linspace(0, 1, 30)) for curve, _ in path.iter_bezier()])
+        for node in nodes.values():
+            if node not in (arrow.patchA, arrow.patchB):
+                gap = np.linalg.norm(points - node.center, axis=1).min()
+                assert gap > node.radius, f'an arrow passes through node {node.get_gid()}'
+    texts = [t.get_text() for t in fig.findobj(Text) if t.get_visible()]
+    assert all(group.words in texts for group in draw.state_groups(lang))
+
+
+def test_big_machines_are_drawn_as_structure_without_edge_labels():
+    lang = AnBn('anb2nc3n', 4)                              # 33 states, more than a picture reads
+    fig, nodes, _, arrows = diagram(lang)
+    assert len(nodes) == 34 and arrows
+    labels = {t.get_text() for t in fig.axes[0].texts}
+    assert not labels & {'A', 'B', 'C', 'A/B'}              # no edge labels, no predictions in nodes
+
+
+def test_fixed_point_labels_say_eigenvalues_not_coordinates():
+    net = hand_set_srn([[2.0, 0.0], [0.0, -0.5]])
+    grid = np.stack(np.meshgrid(np.linspace(-0.99, 0.99, 7), np.linspace(-0.99, 0.99, 7)), -1).reshape(-1, 2)
+    points = dyn.fixed_points(net, 2, grid)
+    lang = AnBn('anbn', 2)
+    fig = draw.fixed_point_figure(pyplot(), net, points, true_states(lang, 20, 0, np.zeros((8, 2))), lang, 2,
+                                  'a hand-set network')
+    labels = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert len(labels) == len([p for p in points if p.symbol < 2]) > 0
+    assert all(re.fullmatch(r'(attracting|repelling|saddle)\neigenvalues -?\d\.\d\d(, -?\d\.\d\d)*', t) for t in labels)

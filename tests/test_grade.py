@@ -197,6 +197,7 @@ def probe_note(report, file="check.py"):
     return note[len(f"{file} does not import: "):]
 
 
+@pytest.mark.slow
 def test_solution_and_large_network_get_full_marks_on_a_busy_machine(graded):
     _, reports, _, _, _ = graded
     assert notes(reports["solution"]) == {}
@@ -220,6 +221,7 @@ class Pickled:
         return os.system, (f"touch {self.path}",)
 
 
+@pytest.mark.slow
 def test_course_format_submissions_are_marked_through_the_contract(graded):
     reports, base = graded[1], graded[2]
     assert notes(reports["course"]) == {}  # other layer names and sizes, another design: full marks
@@ -252,6 +254,7 @@ def test_course_format_submissions_are_marked_through_the_contract(graded):
     assert notes(stubs)["anb2nc3n_lstm"] == "net/anb2nc3n_lstm3_K.pth is missing from the submission"
 
 
+@pytest.mark.slow
 def test_output_names_isolation_budgets_and_files(graded):
     stdout, reports, base, out, _ = graded
     assert stdout.splitlines()[0].startswith("isolation: ")
@@ -273,6 +276,7 @@ def test_output_names_isolation_budgets_and_files(graded):
                                                      "out_of", "note", "cpu_seconds", "budget_seconds"}
 
 
+@pytest.mark.slow
 def test_each_attack_ends_as_a_reason_in_its_own_rows(graded):
     _, reports, _, _, _ = graded
     for name in ATTACKS:
@@ -290,6 +294,7 @@ def test_each_attack_ends_as_a_reason_in_its_own_rows(graded):
 
 
 @needs_bwrap
+@pytest.mark.slow
 def test_no_file_outside_the_scratch_folder_can_be_read_or_written(graded):
     _, reports, base, _, _ = graded
     assert probe_note(reports["reader"]).startswith(
@@ -302,6 +307,7 @@ def test_no_file_outside_the_scratch_folder_can_be_read_or_written(graded):
 
 
 @needs_bwrap
+@pytest.mark.slow
 def test_no_network(graded):
     _, reports, _, _, server = graded
     assert probe_note(reports["socket"]).startswith("RuntimeError: socket ConnectionRefusedError")
@@ -309,12 +315,14 @@ def test_no_network(graded):
         server.accept()
 
 
+@pytest.mark.slow
 def test_secret_appears_in_no_output(graded):
     stdout, reports, _, out, _ = graded
     assert SECRET not in stdout and all(SECRET not in json.dumps(report) for report in reports.values())
     assert SECRET not in (out / "marks.csv").read_text()
 
 
+@pytest.mark.slow
 def test_resource_limits_alone_still_stop_attacks(tmp_path):
     """The path without bubblewrap: a few attacks through run_jobs, with fixed budgets."""
     isolation = sandbox.Isolation(use_bwrap=False)

@@ -332,6 +332,7 @@ def run_student(tmp_path, fixture, *flags):
     return run_script("kuzu_main.py", "--epochs", "1", "--plot_dir", tmp_path / "plots", "--no_cuda", *flags, cwd=kit)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("net, count", [("lin", "7,850"), ("full", "103,360"), ("conv", "27,562")])
 def test_a_course_format_kuzu_py_trains_saves_reloads_and_draws(net, count, small_data, tmp_path):
     model = tmp_path / "model.pth"
@@ -351,6 +352,7 @@ def test_a_course_format_kuzu_py_trains_saves_reloads_and_draws(net, count, smal
     assert re.findall(r"^Test set: .*$", again.stdout, re.M) == re.findall(r"^Test set: .*$", result.stdout, re.M)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fixture, net, message", [
     ("stubs", "lin", "error: NetLin.forward returns int '0', not a tensor of log-probabilities of shape (N, 10)"),
     ("stubs", "conv", "error: NetConv.forward returns int '0', not a tensor"),
@@ -366,6 +368,7 @@ def test_a_network_that_breaks_the_contract_is_named_before_training(fixture, ne
     assert not (tmp_path / "plots").exists() and not (tmp_path / "no-data-needed").exists()
 
 
+@pytest.mark.slow
 def test_outputs_that_are_not_log_probabilities_are_a_warning(small_data, tmp_path):
     result = run_student(tmp_path, "mistakes", "--net", "full", "--data_dir", small_data)
     assert result.returncode == 0 and "Traceback" not in result.stderr
@@ -373,6 +376,7 @@ def test_outputs_that_are_not_log_probabilities_are_a_warning(small_data, tmp_pa
     assert "end forward with log_softmax, or the training loss will be wrong" in result.stdout.splitlines()[0]
 
 
+@pytest.mark.slow
 def test_what_cannot_be_drawn_is_skipped_in_one_line(small_data, tmp_path):
     result = run_student(tmp_path, "odd", "--net", "lin", "--data_dir", small_data, "--save_model",
                          tmp_path / "lin.pth")
@@ -382,6 +386,7 @@ def test_what_cannot_be_drawn_is_skipped_in_one_line(small_data, tmp_path):
     assert not (tmp_path / "plots" / "weights_lin.png").exists() and (tmp_path / "lin.pth").exists()
 
 
+@pytest.mark.slow
 def test_a_network_at_chance_gets_a_note_saying_what_to_try(small_data, tmp_path):
     result = run_student(tmp_path, "odd", "--net", "full", "--data_dir", small_data, "--epochs", "2")
     assert result.returncode == 0

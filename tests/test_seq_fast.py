@@ -6,7 +6,6 @@ import re
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from numba import njit
 
 import seq_fast
@@ -16,26 +15,31 @@ from anbn import FAMILY, AnBn
 from kit import run_script
 from reber import Reber
 from seq_checkpoints import load_checkpoint, load_weights
-from seq_models import LSTM_model, SRN_model, evaluate, predict, string_errors
+from seq_models import SRN_model, determined_margins, evaluate, make_model, predict, string_errors
 
 LANGUAGES = [AnBn(name, 3) for name in FAMILY] + [Reber(False, 5), Reber(True, 5)]
 
 
-def random_net(model, lang, hid, seed):
+# the networks the engines are compared on: model, and for the LSTM peepholes; each with each loss
+KINDS = [('srn', False), ('lstm', False), ('lstm', True)]
+LOSSES = ['nll', 'bce']
+
+
+def random_net(model, lang, hid, seed, peephole=False, loss='nll'):
     """A float64 network with weights far from the usual small initial ones."""
     torch.manual_seed(seed)
-    net = (SRN_model if model == 'srn' else LSTM_model)(lang.num_symbols, hid, lang.num_symbols).double()
+    net = make_model(model, lang.num_symbols, hid, peephole=peephole, loss=loss).double()
     with torch.no_grad():
         for p in net.parameters():
             p.normal_(0.0, 0.7)
     return net
 
 
-def autograd_gradients(net, lang, seq):
-    """Gradients of the mean NLL of one string (symbol indices), by torch's autograd."""
+def autograd_gradients(net, lang, string):
+    """Gradients of seq_train's loss of one string (a StringBatch of one), by torch's autograd."""
     net.zero_grad()
-    output = net(lang.one_hot(seq[:-1]))[-1][0]
-    F.nll_loss(F.log_softmax(output, dim=1), torch.from_numpy(seq[1:])).backward()
+    output = net(lang.one_hot(string.seq[:, :-1]))[-1][0]
+    seq_train.string_loss(net, output, string).backward()
     return {name: p.grad.numpy().copy() for name, p in net.named_parameters()}
 
 
@@ -53,16 +57,16 @@ def test_exp_tanh_and_sigmoid_match_numpy():
     np.testing.assert_allclose(apply(seq_fast.exp_nonpositive, y), np.exp(y), rtol=5e-14, atol=0)
 
 
-@pytest.mark.parametrize('model', ['srn', 'lstm'])
+@pytest.mark.parametrize('loss', LOSSES)
+@pytest.mark.parametrize('model, peephole', KINDS)
 @pytest.mark.parametrize('lang', LANGUAGES, ids=repr)
-def test_gradients_equal_autograd(model, lang):
+def test_gradients_equal_autograd(model, peephole, loss, lang):
     # five runs (one vector of four plus one), each with its own weights and string
-    nets = [random_net(model, lang, 3, seed) for seed in range(5)]
+    nets = [random_net(model, lang, 3, seed, peephole, loss) for seed in range(5)]
     batches = [lang.batch(2, np.random.default_rng(seed)) for seed in range(5)]
     fast = seq_fast.FastTrainer(nets, threads=1).gradients(batches)
     for net, batch, grads in zip(nets, batches, fast):
-        seq = batch.seq[0, :batch.length[0] + 1]
-        expected = autograd_gradients(net, lang, seq)
+        expected = autograd_gradients(net, lang, batch.pick(0))
         assert set(grads) == set(expected)
         for name, grad in expected.items():
             scale = np.abs(grad).max()
@@ -110,6 +114,9 @@ def train_both(folder, model, lang_name, optim, count, extra=()):
     ('lstm', 'anb2n', 'sgd', 100, ['--lr', '0.2', '--mom', '0.5', '--wd', '0.001', '--recipe', 'course']),
     ('srn', 'reber', 'adam', 200, ['--embed', '--warmup', '0.1', '--clip', '0.1']),
     ('lstm', 'reber', 'adam', 60, ['--embed', '--warmup', '0.2']),
+    ('lstm', 'anbn', 'adam', 100, ['--peephole', '--loss', 'bce', '--gate_bias=-1,1,0', '--clip', '0.1']),
+    ('lstm', 'anb2nc3n', 'sgd', 60, ['--peephole', '--lr', '0.2', '--mom', '0.5', '--recipe', 'course']),
+    ('srn', 'anbncn', 'adam', 200, ['--loss', 'bce', '--warmup', '0.1']),
 ])
 def test_training_gives_the_same_weights_as_autograd(model, lang_name, optim, count, extra, tmp_path):
     start, net, twin, errors, fast_errors = train_both(tmp_path, model, lang_name, optim, count, extra)
@@ -141,10 +148,11 @@ def test_a_run_learns_the_same_alone_or_with_others():
     assert not torch.equal(trained[10].W, trained[11].W)
 
 
-@pytest.mark.parametrize('model', ['srn', 'lstm'])
-def test_errors_without_training_match_torch_and_change_nothing(model):
+@pytest.mark.parametrize('loss', LOSSES)
+@pytest.mark.parametrize('model, peephole', KINDS)
+def test_errors_without_training_match_torch_and_change_nothing(model, peephole, loss):
     lang = AnBn('anb2nc3n', 3)
-    nets = [random_net(model, lang, 3, seed) for seed in range(3)]
+    nets = [random_net(model, lang, 3, seed, peephole, loss) for seed in range(3)]
     batches = [lang.batch(5, np.random.default_rng(seed)) for seed in range(3)]
     fast = seq_fast.FastTrainer(nets, threads=1)
     errors = fast.errors(batches)
@@ -299,3 +307,14 @@ def test_a_damaged_compile_cache_is_cleared_and_other_errors_are_not(monkeypatch
     with pytest.raises(ValueError, match='a bug of ours'):
         seq_fast.make_engine(args, nets, lang)
     assert not cleared
+
+
+@pytest.mark.parametrize('loss', LOSSES)
+@pytest.mark.parametrize('model, peephole', KINDS)
+def test_margins_on_same_n_strings_match_torch(model, peephole, loss):
+    lang = AnBn('anbncn', 3)
+    nets = [random_net(model, lang, 3, seed, peephole, loss) for seed in range(5)]
+    strings = seq_setup.same_n_strings(lang, [1, 2, 5, 9])
+    fast = seq_fast.FastTrainer(nets, threads=1).margins(strings)
+    for net, row in zip(nets, fast):
+        np.testing.assert_allclose(row, determined_margins(net, lang, strings), rtol=1e-10, atol=1e-12)

@@ -112,6 +112,17 @@ TRAIN_CASES = {
     'strings beyond memory': (['--lang', 'anb2nc3n', '--length', '100', '--runs', '1024'], 'GiB'),
     '--embed without reber': (['--lang', 'anbn', '--embed'], '--embed is for --lang reber only'),
     '--out_path a file': (['--out_path', '{afile}'], 'is a file, not a folder'),
+    '--gate_bias two values': (['--model', 'lstm', '--gate_bias', '1,2'], "argument --gate_bias: must be three values"),
+    '--gate_bias not a number': (['--model', 'lstm', '--gate_bias', '1,x,0'], "argument --gate_bias: must be a number"),
+    '--gate_bias huge': (['--model', 'lstm', '--gate_bias', '0,99,0'], "<= 10, not '99'"),
+    '--loss unknown': (['--loss', 'mse'], "argument --loss: invalid choice"),
+    '--select unknown': (['--select', 'best'], "argument --select: invalid choice"),
+    '--keep_best -1': (['--keep_best', '-1'], "argument --keep_best: must be a whole number >= 0"),
+    '--peephole for the srn': (['--peephole'], '--peephole and --gate_bias are for --model lstm'),
+    '--recipe count for the srn': (['--recipe', 'count', '--lang', 'anbn'], '(set by --recipe count) are for --model lstm'),
+    '--recipe count for reber': (['--recipe', 'count', '--lang', 'reber', '--model', 'lstm'], 'for the anbn family'),
+    '--select count for reber': (['--select', 'count', '--lang', 'reber'], 'for the anbn family'),
+    '--keep_best with autograd': (['--keep_best', '100', '--engine', 'autograd'], 'needs the fast engine'),
 }
 
 # seq_plot.py: (what goes at net/anb2n_srn2_1.pth, flags, the message expected)
@@ -238,7 +249,7 @@ def test_the_tables_good_file_plots(tmp_path):
     """The file the table damages, undamaged, is a checkpoint that plots."""
     checkpoint_with()(tmp_path / 'net' / 'anb2n_srn2_1.pth')
     seq_plot.main([*CKPT[:-1], str(tmp_path / 'net'), '--plot_dir', str(tmp_path / 'plot'), '--num_plot', '2'])
-    assert sorted(os.listdir(tmp_path / 'plot')) == ['anb2n_srn2_1_01.jpg', 'anb2n_srn2_1_time.jpg']
+    assert sorted(os.listdir(tmp_path / 'plot')) == ['anb2n_srn2_1_01.png', 'anb2n_srn2_1_time.png']
 
 
 def files_under(folder):

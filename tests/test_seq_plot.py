@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.image import imread as plt_image
+from matplotlib.text import Text
 
 import seq_plot
 from common import UserError, run_main
@@ -61,12 +63,12 @@ def test_pictures_of_two_epochs_do_not_overwrite_each_other(tmp_path, capsys):
     first = capsys.readouterr().out
     plot(tmp_path, '--lang', 'anb2n', '--epoch', '100')
     second = capsys.readouterr().out
-    assert pictures(tmp_path) == ['anb2n_srn2_100_01.jpg', 'anb2n_srn2_100_time.jpg',
-                                  'anb2n_srn2_50_01.jpg', 'anb2n_srn2_50_time.jpg']
+    assert pictures(tmp_path) == ['anb2n_srn2_100_01.png', 'anb2n_srn2_100_time.png',
+                                  'anb2n_srn2_50_01.png', 'anb2n_srn2_50_time.png']
     # the end lists every file written, and the settings recorded are printed
     for out, epoch in ((first, '50'), (second, '100')):
         listed = out.split('\nwrote 2 pictures:\n')[1].split()
-        assert listed == [str(tmp_path / 'plot' / f'anb2n_srn2_{epoch}_{tag}.jpg') for tag in ('01', 'time')]
+        assert listed == [str(tmp_path / 'plot' / f'anb2n_srn2_{epoch}_{tag}.png') for tag in ('01', 'time')]
     assert 'trained on 50,000 strings' in first
 
 
@@ -101,15 +103,77 @@ def test_settings_and_lstm_gate_blocks_are_printed(tmp_path, capsys):
     assert f'W (2, 12), in four gate blocks of 3 columns:\n{blocks}U (3, 12)' in out
 
 
-def test_time_plot_legend_lies_beside_the_data(tmp_path, monkeypatch):
+def test_time_plot_legend_lies_outside_the_data(tmp_path, monkeypatch):
     figures = {}
     monkeypatch.setattr(seq_plot, 'save_figure', lambda fig, path: figures.update({path: fig}))
     save(tmp_path / 'net', thousands=1)
     plot(tmp_path, '--lang', 'anb2n', '--epoch', '1')
-    fig = figures[str(tmp_path / 'plot' / 'anb2n_srn2_1_time.jpg')]
+    fig = figures[str(tmp_path / 'plot' / 'anb2n_srn2_1_time.png')]
     renderer = FigureCanvasAgg(fig).get_renderer()
     for ax in fig.axes:
-        assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+        legend, data = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+        assert legend.y0 >= data.y1 - 1 and not legend.overlaps(data.shrunk(0.99, 0.99))
+
+
+# ---------------------------------------------------------------- every picture: size, text, key, title
+
+HALF_A4 = (8.3, 5.8)      # inches, at save_figure's 120 dots an inch
+
+
+def draw_all(tmp_path, monkeypatch, *flags):
+    """Plot an LSTM of anb2nc3n with `flags`, saving for real -> {file name: figure}."""
+    figures = {}
+    real = seq_plot.save_figure
+    monkeypatch.setattr(seq_plot, 'save_figure', lambda fig, path: figures.update({os.path.basename(path): fig})
+                        or real(fig, path))
+    torch.manual_seed(3)
+    save(tmp_path / 'net', LSTM_model(3, 3, 3), thousands=1, lang='anb2nc3n', model='lstm', hid=3, **EXTRAS)
+    plot(tmp_path, '--lang', 'anb2nc3n', '--model', 'lstm', '--hid', '3', '--epoch', '1', *flags)
+    assert sorted(figures) == pictures(tmp_path)
+    return figures
+
+
+def test_every_picture_fits_half_a_page_readably_and_says_what_it_shows(tmp_path, monkeypatch):
+    figures = draw_all(tmp_path, monkeypatch, '--analyse', '--clusters', '6', '--test_length', '5')
+    assert len(figures) <= seq_plot.MAX_PICTURES
+    assert {'anb2nc3n_lstm3_1_time.png', 'anb2nc3n_lstm3_1_fsm.png', 'anb2nc3n_lstm3_1_trajectory.png',
+            'anb2nc3n_lstm3_1_c_trajectory.png', 'anb2nc3n_lstm3_1_fixed_points.png'} <= set(figures)
+    titles = set()
+    for name, fig in figures.items():
+        height, width = plt_image(tmp_path / 'plot' / name).shape[:2]
+        assert width <= HALF_A4[0] * 120 and height <= HALF_A4[1] * 120, name
+        FigureCanvasAgg(fig).draw()
+        texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+        small = [(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < 8]
+        assert not small, (name, small)
+        keys = [ax for ax in fig.axes if ax.get_legend() or hasattr(ax, '_colorbar')] + fig.legends
+        assert keys, f'{name} has no legend or colour bar'
+        title = fig.get_suptitle()
+        assert 'LSTM, 3 hidden units, anb2nc3n' in title and 'seed 7' in title and '1,000 strings' in title, name
+        titles.add(title.split('\n')[0])
+    assert len(titles) == len(figures)                # no two pictures say the same
+
+
+def test_all_pairs_draws_every_pair_and_three_the_default_the_widest(tmp_path, monkeypatch, capsys):
+    default = set(draw_all(tmp_path, monkeypatch))
+    assert '--all_pairs draws' not in capsys.readouterr().out         # the six pairs fit: nothing left out
+    everything = draw_all(tmp_path / 'all', monkeypatch, '--all_pairs')
+    tags = {name.split('_1_')[1][:-len('.png')] for name in everything}
+    assert tags == {'01', '02', '12', '012', 'c01', 'c02', 'c12', 'c012', 'time'}
+    assert len(default) == 7 and set(default) < set(everything)      # the six pairs and the time plot
+    assert '--all_pairs' in seq_plot.make_parser().format_help()
+
+
+def test_pairs_are_ranked_by_how_widely_their_steps_spread():
+    rng = np.random.default_rng(0)
+    a, b, c = rng.normal(size=(3, 500))
+    values = np.column_stack([a, b, a + 0.01 * b, 0.1 * c])   # unit 2 copies unit 0; unit 3 is small
+    ranked = seq_plot.ranked_units(values, 2)
+    assert set(ranked[:2]) == {(0, 1), (1, 2)} and ranked[-1] == (0, 2)
+    kinds = [('hidden', values), ('context', values)]
+    chosen = seq_plot.scatter_choice(kinds, 3, False, {('hidden', ranked[0])})
+    assert chosen == [('hidden', ranked[1]), ('context', ranked[0]), ('hidden', ranked[2])]
+    assert len(seq_plot.scatter_choice(kinds, 0, False, set())) == 2        # one of each kind at least
 
 
 # ---------------------------------------------------------------- the course's checkpoints
@@ -139,14 +203,14 @@ def test_course_state_dicts_plot_by_flags_or_by_checkpoint(tmp_path, capsys, mod
     assert 'a bare state_dict' in out
     flagged = f'anbncn_{model}{hid}_20_'
     tags = lambda prefix: sorted(n[len(prefix):] for n in pictures(tmp_path) if n.startswith(prefix))
-    assert tags('mine_') == tags(flagged) and 'time.jpg' in tags(flagged) and len(pictures(tmp_path)) > 2
+    assert tags('mine_') == tags(flagged) and 'time.png' in tags(flagged) and len(pictures(tmp_path)) > 2
 
 
 def test_checkpoint_flag_takes_the_settings_a_checkpoint_records(tmp_path, capsys):
     path = save(tmp_path / 'elsewhere', thousands=3, lang='anbn', length=5, embed=False)
     seq_plot.main(['--checkpoint', path, '--plot_dir', str(tmp_path / 'plot'), '--num_plot', '1'])
     assert "SRN with 2 hidden units on AnBn('anbn', length=5)" in capsys.readouterr().out
-    assert pictures(tmp_path) == ['anbn_srn2_3_01.jpg', 'anbn_srn2_3_time.jpg']
+    assert pictures(tmp_path) == ['anbn_srn2_3_01.png', 'anbn_srn2_3_time.png']
     with pytest.raises(UserError, match=r"lang='anbn' \(asked for 'anb2n'\)"):
         seq_plot.main(['--checkpoint', path, '--lang', 'anb2n'])
 
@@ -212,7 +276,7 @@ def test_course_file_name_gives_the_settings(case, tmp_path, capsys):
     assert lines[0] == f'{path}: {network}'
     assert lines[1] == line
     stem = name[:-len('.pth')]
-    assert f'{stem}_time.jpg' in pictures(tmp_path) and f'{stem}_01.jpg' in pictures(tmp_path)
+    assert f'{stem}_time.png' in pictures(tmp_path) and f'{stem}_01.png' in pictures(tmp_path)
     assert all(n.startswith(f'{stem}_') for n in pictures(tmp_path))
     assert out.split('\nwrote ')[1].startswith(f'{len(pictures(tmp_path))} pictures:')
 
@@ -243,7 +307,7 @@ def test_course_file_name_from_the_command_line(tmp_path):
     assert done.returncode == 0 and 'Traceback' not in done.stderr, done.stderr
     assert ('\nsettings from the file name anbn_srn2_100.pth: --lang anbn --model srn --hid 2 (--length 8'
             in done.stdout)
-    assert pictures(tmp_path) == ['anbn_srn2_100_01.jpg', 'anbn_srn2_100_time.jpg']
+    assert pictures(tmp_path) == ['anbn_srn2_100_01.png', 'anbn_srn2_100_time.png']
     refused = run('weights.pth')
     assert refused.returncode == 2 and refused.stdout == ''
     assert refused.stderr.startswith(f'error: {tmp_path / "weights.pth"} is a bare state_dict') and \

@@ -215,6 +215,7 @@ def test_edition_scripts_stop_with_one_line_at_a_stub(edition, tmp_path):
     assert result.stderr.startswith("error: Part 1: write NetConv: two conv layers") and result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_student_tests_point_at_each_stub_in_the_edition(edition):
     result = run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_student.py"], edition)
     assert result.returncode == 1 and "9 failed" in result.stdout  # and pass on the solution: they run here too
@@ -231,6 +232,7 @@ def readme_commands(text):
     return commands + re.findall(r"`(python3 [^`]+)`", text)
 
 
+@pytest.mark.slow
 def test_every_command_and_link_of_the_edition_readme_works_in_the_edition(edition):
     with open(os.path.join(edition, "README.md")) as file:
         text = file.read()
