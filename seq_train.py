@@ -142,15 +142,16 @@ def train_candidates(args, candidates, lang, chunks, log, selection, run=None):
 
 # ---------------------------------------------------------------- the end of a run
 
-def verdict(args, results):
-    """Print how each run does on 1000 fresh strings, and whether it solved the task."""
+def verdict(args, results, top=None):
+    """Print how each run does on 1000 fresh strings, and whether it solved the task; with several,
+    name the best run: `top` when given (the one that counts furthest), else the most right."""
     several = len(results) > 1
     for r, (error, right) in enumerate(results):
         run = f'run {r} (seed {args.seed + r}): ' if several else ''
         print(f'{run}on 1000 fresh strings: error {error:.5f}, determined steps right {100 * right:.2f}%'
               + (' (solved)' if several and right == 1 else ''))
     if several:
-        top = best(results)
+        top = best(results) if top is None else top
         solved = sum(right == 1 for _, right in results)
         print(f'solved: {solved} of {len(results)} runs; best run: {top} (seed {args.seed + top}, '
               f'{run_checkpoint(args, num_strings(args) / 1000, top)}); plot it with seq_plot.py --run {top}')
@@ -292,9 +293,11 @@ def main(argv=None):
     fresh = [lang.batch(1000, rng) for rng in show_rngs]
     if args.runs == 1 and not args.verbose:
         show_string(nets[0], lang, fresh[0].pick(0))
-    verdict(args, [evaluate(net, lang, batch) for net, batch in zip(nets, fresh)])
-    if args.select == 'count':
-        count_verdict(args, [perfect_up_to(net, lang) for net in nets])
+    counts = [perfect_up_to(net, lang) for net in nets] if args.select == 'count' else None
+    verdict(args, [evaluate(net, lang, batch) for net, batch in zip(nets, fresh)],
+            None if counts is None else int(np.argmax(counts)))
+    if counts is not None:
+        count_verdict(args, counts)
 
 
 def train_run(args, candidates, lang, rng, show_rng, selection, run):

@@ -52,6 +52,18 @@ def test_the_verdict_tells_the_truth(tmp_path, capsys):
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith('verdict: SOLVED')
 
 
+def test_with_the_count_recipe_the_best_run_is_the_one_that_counts_furthest(tmp_path, capsys):
+    args = seq_train.parse_args(['--recipe', 'count', '--lang', 'anbn', '--model', 'lstm', '--runs', '3',
+                                 '--out_path', str(tmp_path)])
+    results, counts = [(0.01, 1.0), (0.02, 1.0), (0.001, 1.0)], [40, 700, 90]  # run 2 the most right, run 1 counts
+    seq_train.verdict(args, results, top=1)
+    seq_train.count_verdict(args, counts)
+    out = capsys.readouterr().out
+    assert 'solved: 3 of 3 runs; best run: 1 (seed 2' in out and 'counts furthest: run 1 (seed 2' in out
+    seq_train.verdict(args, results)
+    assert 'best run: 2 (seed 3' in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_default_run_prints_a_readable_amount_and_records_its_settings(tmp_path, capsys):
     seq_train.main(['--out_path', str(tmp_path)])
