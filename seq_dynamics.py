@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from seq_models import run_model
+from seq_models import output_probabilities, run_model
 
 LIKELY = 0.05            # output probability from which a symbol counts as predicted
 FIDELITY_GOAL = 0.99     # the automatic number of clusters is the smallest reaching this
@@ -79,10 +79,11 @@ def spell_mask(mask, symbols):
 
 @torch.no_grad()
 def network_states(net, lang, batch):
-    """Run the network over a batch -> (states (count, T, D), output probabilities (count, T, S))."""
+    """Run the network over a batch -> (states (count, T, D), output probabilities (count, T, S): the
+    softmax, or for a network trained with --loss bce each symbol's sigmoid)."""
     hidden, context, output = run_model(net, lang.one_hot(batch.seq[:, :-1]))
     states = hidden if context is None else torch.cat([hidden, context], dim=2)
-    return states.double().numpy(), torch.softmax(output.double(), dim=2).numpy()
+    return states.double().numpy(), output_probabilities(net, output.double()).numpy()
 
 
 def collect_states(net, lang, batch):
