@@ -2,13 +2,19 @@
 for each other on a shared machine), and a guard that fails any test that writes in the
 repository rather than in its tmp_path. The script runner is kit.run_script."""
 import os
+import tempfile
 
 import pytest
 import torch
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from kit import ROOT
 
 torch.set_num_threads(1)
+# Hypothesis keeps its caches in ./.hypothesis unless told otherwise, from the moment it collects
+# a test: here they go into a folder of this run's own, removed when it ends.
+HYPOTHESIS_HOME = tempfile.TemporaryDirectory(prefix='hypothesis-')
+set_hypothesis_home_dir(HYPOTHESIS_HOME.name)
 NOT_WATCHED = {'.git', '__pycache__', '.pytest_cache'}      # caches that running the code fills
 
 
