@@ -10,6 +10,7 @@ with `run`, the line that says which network it shows.
   fsm_figure         the extracted machine as a state diagram, one row per phase
   fixed_point_figure each symbol's fixed points and flow F_s(h) - h in the plane of two units
   generalise_figure  the share of steps right against n, the training range marked
+  counter_figure     each unit that carries a count against the language's count, with its fit
 """
 import textwrap
 from dataclasses import dataclass
@@ -472,4 +473,34 @@ def generalise_figure(plt, rows, trained, run, reber):
     ax.legend(loc='lower left', fontsize=SMALL)
     titled(fig, 'generalisation: the share of determined steps right' if not reber else
            'generalisation: steps where the network predicts exactly what the grammar allows', run)
+    return fig
+
+
+def counter_figure(plt, machine, states, lang, run, unit_names):
+    """One panel per counter of the machine: its unit at every step of `states` against the
+    language's count it carries, coloured by phase, with the fit's line of each phase (slope a
+    count, the phase's offset)."""
+    counts = dyn.count_values(lang, states)
+    keys, _ = dyn.phase_keys(states)
+    phase = np.searchsorted(np.unique(keys), keys)
+    fig, axes = plt.subplots(1, len(machine.units), figsize=(WIDTH, HEIGHT), squeeze=False, layout='constrained')
+    for ax, u, k, name in zip(axes[0], machine.units, machine.which, machine.names):
+        for q, (symbol, mask) in enumerate(machine.phases):
+            steps = phase == q
+            colour = PALETTE[q % len(PALETTE)]
+            ax.scatter(counts[steps, k], states.points[steps, u], s=6, color=colour, linewidths=0,
+                       label=f'read {lang.symbols[symbol]}, predicts {dyn.spell_mask(mask, lang.symbols)}')
+            span = np.array([counts[steps, k].min(), counts[steps, k].max()])
+            ax.plot(span, machine.slopes[u, k] * span + machine.offsets[u, q], color=colour, lw=1)
+        ax.set_title(f'{unit_names[u]}: slope {machine.slopes[u, k]:.3f} a count, R\u00b2 {machine.r2[u]:.4f}',
+                     fontsize=SMALL + 1)
+        label_axes(ax, [f'{name} (the language\'s count in the block)', f'{unit_names[u]} value'])
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles.append(Line2D([], [], color=GREY, lw=1))
+    labels.append('fit: slope a count, an offset per phase')
+    fig.legend(handles, labels, title='phase (dots: every step)', loc='outside lower center',
+               ncol=min(len(labels), 4), fontsize=SMALL, title_fontsize=SMALL, frameon=False, markerscale=2)
+    strings = int(states.first.sum())
+    titled(fig, f'the units that count, at every step of {strings} strings of one n (n up to {strings})', run)
     return fig

@@ -14,6 +14,11 @@ Four analyses of a network trained by seq_train.py, each usable from a Python pr
                    many starts, with the Jacobian's eigenvalues and a class (attracting, ...)
   generalisation   for the a^n b^n family, strings whose blocks all have the same n, n = 1 ... N:
                    which n the network still gets right (for Reber: ever longer strings)
+  extract_counter_machine  for the a^n b^n family, a machine with counters: the units whose value
+                   is linear in the language's counts (#a - #b, ...), control states read off the
+                   network's predictions, each (state, symbol)'s change of every counter and the
+                   zero tests that end a phase; counter_fidelity() compares it with the network
+                   on strings of one n
 
     >>> import seq_dynamics as dyn        # net, lang as in seq_models' docstring; rng a numpy Generator
     >>> states = dyn.collect_states(net, lang, lang.batch(200, rng))
@@ -21,17 +26,21 @@ Four analyses of a network trained by seq_train.py, each usable from a Python pr
     >>> fresh = dyn.collect_states(net, lang, lang.batch(1000, rng))
     >>> dyn.fidelity(fsm, fresh), dyn.compare(fsm, fresh).overall_purity
     >>> print(dyn.transition_table(fsm, lang.symbols))
+    >>> counter = dyn.extract_counter_machine(dyn.collect_states(net, lang, same_n_strings(lang, range(1, 51))), lang)
+    >>> print(dyn.counter_table(counter, lang.symbols)); dyn.counter_fidelity(net, lang, counter, 100)
 
 A network "predicts" every symbol it gives at least LIKELY probability: where the language allows
 two symbols (A or B while the A's run, T or P after B in Reber) a trained network splits its
 output between them, and its single most likely symbol would flip from string to string.
 """
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from seq_models import output_probabilities, run_model
+from seq_setup import same_n_strings
 
 LIKELY = 0.05            # output probability from which a symbol counts as predicted
 FIDELITY_GOAL = 0.99     # the automatic number of clusters is the smallest reaching this
@@ -40,6 +49,7 @@ START = -1               # the language's state number before the first symbol
 REBER_STEP = 5           # generalisation rows of Reber: strings of at least 5, 10, ... symbols
 IMAGINARY = 1e-4         # an eigenvalue with a smaller imaginary part counts as real
 NEGLIGIBLE = 1e-3        # an eigenvalue this small wipes its direction out in one step: no sign
+COUNTER_R2 = 0.99        # a unit whose variance within phases the counts explain this well carries a count
 
 
 # ---------------------------------------------------------------- states visited
@@ -50,7 +60,8 @@ class States:
     points (N, D) the network's state after the step; symbol (N,) the symbol read; true (N,) the
     language's state number; predicted (N,) the symbols the network predicts next, as a bit mask
     (bit s for symbol s); following (N,) the symbol that really came next; first (N,) True at
-    each string's first step. start (D,) is the network's state before any symbol."""
+    each string's first step. start (D,) is the network's state before any symbol; likeliest (N,)
+    the network's most likely next symbol."""
     points: np.ndarray
     symbol: np.ndarray
     true: np.ndarray
@@ -58,6 +69,7 @@ class States:
     following: np.ndarray
     first: np.ndarray
     start: np.ndarray
+    likeliest: np.ndarray = None
 
 
 def initial_state(net):
@@ -93,7 +105,7 @@ def collect_states(net, lang, batch):
     first = np.zeros_like(inside)
     first[:, 0] = True
     return States(points[inside], batch.seq[:, :-1][inside], batch.state[inside], mask_of(prob[inside]),
-                  batch.seq[:, 1:][inside], first[inside], initial_state(net))
+                  batch.seq[:, 1:][inside], first[inside], initial_state(net), prob[inside].argmax(axis=1))
 
 
 # ---------------------------------------------------------------- k-means
@@ -510,7 +522,7 @@ def generalisation(net, lang, largest, rng=None):
     exactly the symbols the grammar allows. -> list of GeneralisationRow."""
     if hasattr(lang, 'blocks'):
         ns = np.arange(1, largest + 1)
-        batch = lang.blocks(np.repeat(ns[:, None], 5, axis=1))      # all n at once, one string each
+        batch = same_n_strings(lang, ns)                             # all n at once, one string each
         return score_rows(net, lang, batch, ns - 1, ns, grammar=False)
     rng = np.random.default_rng(0) if rng is None else rng
     lengths = sorted({*range(lang.min_length, largest + 1, REBER_STEP), largest})
@@ -550,3 +562,186 @@ def perfect_up_to(rows):
             break
         best = row.n
     return best
+
+
+# ---------------------------------------------------------------- counter machines
+
+def counter_matrix(lang):
+    """(letters, counters): counter k of a block is m[k+1] #letter k - m[k] #letter k+1 (over their
+    greatest common divisor), zero once the block has all its letters k+1: #a - #b (and #b - #c)."""
+    m = lang.multiples
+    matrix = np.zeros((len(m), len(m) - 1), dtype=np.int64)
+    for k in range(len(m) - 1):
+        d = np.gcd(m[k], m[k + 1])
+        matrix[k, k], matrix[k + 1, k] = m[k + 1] // d, -m[k] // d
+    return matrix
+
+
+def counter_names(lang):
+    """'#a-#b', '2#a-#b', ... one per counter."""
+    names = []
+    for column in counter_matrix(lang).T:
+        terms = [(w, f'#{s.lower()}') for w, s in zip(column, lang.symbols) if w]
+        names.append(''.join(('-' if w < 0 else '+' if i else '') + (str(abs(w)) if abs(w) > 1 else '') + t
+                             for i, (w, t) in enumerate(terms)))
+    return names
+
+
+def count_values(lang, states):
+    """The language's counters after every step of `states` (N, counters), counted within each block."""
+    letters = np.eye(len(lang.multiples), dtype=np.int64)[states.symbol]
+    opens = (states.symbol == 0) & (states.first | (np.roll(states.symbol, 1) != 0))
+    block = np.cumsum(opens) - 1
+    read = np.cumsum(letters, axis=0)
+    return (read - (read - letters)[opens][block]) @ counter_matrix(lang)
+
+
+def phase_keys(states):
+    """Each step's phase: (symbol read, symbols the network predicts) as one number. After an A the
+    language allows A or B and the network's hedge is its prediction; elsewhere the next symbol is
+    determined and its most likely one is."""
+    predicted = np.where(states.symbol == 0, states.predicted, 1 << states.likeliest)
+    return states.symbol * (1 << int(states.symbol.max() + 2)) + predicted, int(states.symbol.max() + 2)
+
+
+@dataclass
+class CounterMachine:
+    """A machine with counters, read off a network. phases[q] = (symbol read, bit mask predicted)
+    of control state q (the start state is len(phases)); machine counter j is the language's
+    counter which[j] (named names[j]), carried by unit units[j]. Per unit: slopes (D, counters) and offsets (D, Q), the
+    fit value = slopes . counts + offset of the phase; r2 (D,) the share of its variance within
+    phases that the counts explain. change (Q+1, S, J): the mean change of each counter's unit in
+    counts per (state, symbol read), read off the counting units together; step: that rounded, what the machine adds;
+    next_state (Q+1, S, 3^J): the state after reading the symbol, by the counters' signs after
+    the step (code: sum of 3^j (sign_j + 1)); -1 never seen."""
+    phases: list
+    names: list
+    which: np.ndarray
+    units: np.ndarray
+    slopes: np.ndarray
+    offsets: np.ndarray
+    r2: np.ndarray
+    change: np.ndarray
+    step: np.ndarray
+    next_state: np.ndarray
+
+    @property
+    def start(self):
+        return len(self.phases)
+
+    @property
+    def label(self):
+        """The bit mask predicted in each state (nothing at the start)."""
+        return np.array([mask for _, mask in self.phases] + [0])
+
+
+def sign_code(counts):
+    """(..., J) counter values -> the code of their signs (next_state's last index)."""
+    return ((np.sign(counts) + 1) * 3 ** np.arange(counts.shape[-1])).sum(axis=-1).astype(np.int64)
+
+
+def extract_counter_machine(states, lang):
+    """The counter machine of the network whose `states` (its strings, best long ones of one n)
+    are given: fit every unit on the language's counts with an offset per phase; the units with
+    r2 >= COUNTER_R2 carry a count, the best of them each counter's; then the counters' change per
+    (state, symbol), and the transitions by their signs, tallied along the strings."""
+    counts = count_values(lang, states)
+    keys, base = phase_keys(states)
+    values, phase = np.unique(keys, return_inverse=True)
+    phase = phase.ravel()
+    start = len(values)
+    onehot = np.eye(start)[phase]
+    fit = np.linalg.lstsq(np.hstack([counts, onehot]), states.points, rcond=None)[0]
+    within = states.points - (onehot.T @ states.points / onehot.sum(axis=0)[:, None])[phase]
+    residual = states.points - np.hstack([counts, onehot]) @ fit
+    r2 = 1 - (residual ** 2).sum(axis=0) / np.maximum((within ** 2).sum(axis=0), 1e-300)
+    slopes, offsets = fit[:counts.shape[1]].T, fit[counts.shape[1]:].T
+    spread = np.abs(slopes) * counts.std(axis=0)           # what each count moves each unit by
+    carried = spread.argmax(axis=1)
+    units = [max(candidates, key=lambda u: r2[u]) for k in range(counts.shape[1])
+             if (candidates := [u for u in np.flatnonzero(r2 >= COUNTER_R2) if carried[u] == k])]
+    units = np.array(units, dtype=np.int64)
+    # the counters in counts: the counting units less their phases' offsets, solved for the counts
+    # they carry together (a unit may carry a little of another counter too)
+    mixing = slopes[np.ix_(units, carried[units])]
+    level = np.linalg.solve(mixing, (states.points[:, units] - offsets[units][:, phase].T).T).T
+    before = np.where(states.first, start, np.roll(phase, 1))
+    moved = level - np.where(states.first[:, None], 0, np.roll(level, 1, axis=0))
+    num_symbols = lang.num_symbols
+    change = np.zeros((start + 1, num_symbols, len(units)))
+    taken = np.zeros((start + 1, num_symbols))
+    np.add.at(change, (before, states.symbol), moved)
+    np.add.at(taken, (before, states.symbol), 1)
+    change /= np.maximum(taken, 1)[..., None]
+    step = np.rint(change).astype(np.int64)
+    string = np.cumsum(states.first) - 1
+    added = np.cumsum(step[before, states.symbol], axis=0)
+    counted = added - (added - step[before, states.symbol])[states.first][string]
+    tally = np.zeros((start + 1, num_symbols, 3 ** len(units), start), dtype=np.int64)
+    np.add.at(tally, (before, states.symbol, sign_code(counted), phase), 1)
+    next_state = np.where(tally.sum(axis=3) > 0, tally.argmax(axis=3), -1)
+    phases = [(int(v // (1 << base)), int(v % (1 << base))) for v in values]
+    return CounterMachine(phases, [counter_names(lang)[k] for k in carried[units]], carried[units], units,
+                          slopes, offsets, r2, change, step, next_state)
+
+
+def run_counter_machine(machine, seq, length):
+    """Walk the machine along strings (seq (count, T+1), as StringBatch.seq; length (count,)) ->
+    the bit mask it predicts after each input step (count, T); -1 once lost (a transition never seen)."""
+    count, T = seq.shape[0], seq.shape[1] - 1
+    q = np.full(count, machine.start)
+    counts = np.zeros((count, len(machine.units)), dtype=np.int64)
+    label = np.append(machine.label, -1)                 # index -1: lost
+    predicted = np.empty((count, T), dtype=np.int64)
+    for t in range(T):
+        symbol = seq[:, t]
+        lost = q < 0
+        counts += np.where(lost[:, None], 0, machine.step[q, symbol])
+        q = np.where(lost, -1, machine.next_state[q, symbol, sign_code(counts)])
+        predicted[:, t] = label[q]
+    return np.where(np.arange(T) < length[:, None], predicted, -1)
+
+
+def counter_fidelity(net, lang, machine, largest, chunk=100):
+    """For n = 1 ... largest, on the string of five blocks of that n: the share of its determined
+    steps where the machine predicts the network's most likely symbol -> (ns, agreeing steps, determined
+    steps), arrays over n. Strings are run `chunk` at a time (a string of n = 1000 is 10,000 steps)."""
+    ns = np.arange(1, largest + 1)
+    agree, steps = np.zeros(len(ns), dtype=np.int64), np.zeros(len(ns), dtype=np.int64)
+    for first in range(0, len(ns), chunk):
+        batch = same_n_strings(lang, ns[first:first + chunk])
+        prob = network_states(net, lang, batch)[1]
+        checked = batch.real_steps & batch.determined
+        same = run_counter_machine(machine, batch.seq, batch.length) == 1 << prob.argmax(axis=2)
+        agree[first:first + chunk] = (same & checked).sum(axis=1)
+        steps[first:first + chunk] = checked.sum(axis=1)
+    return ns, agree, steps
+
+
+def counter_table(machine, symbols, unit_names=None):
+    """The machine as text: its counters and the units that carry them, every unit's fit, its control
+    states, and per (state, symbol) each counter's change (measured, then as the machine counts it)
+    and the next state by the counters' signs after the step."""
+    unit_names = unit_names or [f'unit {u}' for u in range(len(machine.r2))]
+    spell = lambda mask: spell_mask(mask, symbols)
+    rows = ['counters: ' + (', '.join(f'c{j} = {name}, in {unit_names[u]} (slope {machine.slopes[u, k]:.3f} a count, '
+                                      f'R2 {machine.r2[u]:.4f})' for j, (name, u, k) in
+                                      enumerate(zip(machine.names, machine.units, machine.which))) or 'none')]
+    rows.append('every unit\'s R2 (the share of its variance within phases that the counts explain): '
+                + ', '.join(f'{name} {r2:.4f}' for name, r2 in zip(unit_names, machine.r2)))
+    rows.append('control states (symbol read > symbols the network predicts): '
+                + ', '.join(f'{q} {symbols[s]}>{spell(mask)}' for q, (s, mask) in enumerate(machine.phases)))
+    signs = list(itertools.product('<=>', repeat=len(machine.units)))    # code order: sign_code's
+    rows.append(f'{"state":>6} {"on":>3}  {"change of each counter (machine)":<34} next state by the counters\' signs')
+    for q in range(machine.start + 1):
+        for s, symbol in enumerate(symbols):
+            targets = machine.next_state[q, s]
+            if (targets < 0).all():
+                continue
+            change = ' '.join(f'c{j} {machine.change[q, s, j]:+.3f} ({machine.step[q, s, j]:+d})'
+                              for j in range(len(machine.units))) or '-'
+            tests = '  '.join(('' if not machine.units.size else ' '.join(f'c{j}{sign}0' for j, sign in
+                                                                          enumerate(reversed(signs[code]))) + ': ')
+                              + str(target) for code, target in enumerate(targets) if target >= 0)
+            rows.append(f'{"start" if q == machine.start else q:>6} {symbol:>3}  {change:<34} {tests}')
+    return '\n'.join(rows)

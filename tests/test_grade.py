@@ -29,37 +29,11 @@ SECRET = "TOP-SECRET-ANSWER-KEY"
 ISOLATION = sandbox.Isolation()
 needs_bwrap = pytest.mark.skipif(not ISOLATION.bwrap, reason=f"no working bubblewrap: {ISOLATION.line}")
 
-# A check.py of the course's shape, right on the nine points; {attack} runs at import.
-CHECK_PY = '''import torch
-import torch.nn as nn
-{attack}
-
-class MLP(nn.Module):
-    def __init__(self, hid=4, act="sig"):
-        super().__init__()
-        self.act = act
-        self.in_hid = nn.Linear(2, hid)
-        self.hid_out = nn.Linear(hid, 1)
-
-    def forward(self, input):
-        hid_sum = self.in_hid(input)
-        if self.act == "step":
-            self.hid = (hid_sum >= 0).float()
-            return (self.hid_out(self.hid) >= 0).float()
-        self.hid = torch.sigmoid(hid_sum)
-        return torch.sigmoid(self.hid_out(self.hid))
-
-    def set_weights(self):
-        in_hid_weight = [[1, 1], [1, 1], [1, 1], [1, 1]]
-        hid_bias = [-0.5, -1.5, -2.5, -3.5]
-        hid_out_weight = [[1, -1, 1, -1]]
-        out_bias = [-0.5]
-        scale = 10 if self.act == "sig" else 1
-        self.in_hid.weight.data = torch.tensor(in_hid_weight, dtype=torch.float32) * scale
-        self.in_hid.bias.data = torch.tensor(hid_bias, dtype=torch.float32) * scale
-        self.hid_out.weight.data = torch.tensor(hid_out_weight, dtype=torch.float32) * scale
-        self.hid_out.bias.data = torch.tensor(out_bias, dtype=torch.float32) * scale
-'''
+def with_attack(attack):
+    """The kit's own check.py (the course's shape, right on the nine points) with `attack` appended:
+    code that runs when the submission is imported."""
+    with open(os.path.join(ROOT, "check.py")) as file:
+        return file.read() + "\n" + attack + "\n"
 
 ATTACKS = {  # submission name -> code run when its check.py is imported
     "reader": '''found = []
@@ -127,7 +101,7 @@ def kit_kuzu(edit=None):
 
 def attack(name, base, port=0):
     """check.py of the hostile submission `name`, aimed at files beside it in `base`."""
-    return CHECK_PY.format(attack=ATTACKS[name].format(
+    return with_attack(ATTACKS[name].format(
         secret=str(base / "answers.txt"), other=str(base / "solution" / "check.py"),
         kit_test=os.path.join(ROOT, "tests", "test_grade.py"), outside=str(base / "outside.txt"), port=port))
 
@@ -146,7 +120,7 @@ def graded(tmp_path_factory):
     server.listen()
     server.setblocking(False)
     write(base / "solution" / "kuzu.py", kit_kuzu())
-    write(base / "solution" / "check.py", CHECK_PY.format(attack="# the solution"))
+    write(base / "solution" / "check.py", with_attack("# the solution"))
     shutil.copytree(grade.REFERENCE_NET, base / "solution" / "net")
     # About 4x the reference's CPU time (64/128 channels, 256 hidden), and correct.
     write(base / "large" / "kuzu.py", kit_kuzu(("channels=(16, 32), hid=128", "channels=(64, 128), hid=256")))
@@ -350,7 +324,7 @@ def test_only_regrades_the_named_and_keeps_other_rows(tmp_path, monkeypatch, cap
     header = "submission," + ",".join(names) + ",total\n"
     write(out / "marks.csv", header + "".join(f"{name}," + ",".join("1" * len(names)) + f",{len(names)}\n"
                                               for name in ("ann", "zoe")))
-    write(tmp_path / "ann" / "check.py", CHECK_PY.format(attack="raise ValueError('nope')"))
+    write(tmp_path / "ann" / "check.py", with_attack("raise ValueError('nope')"))
     write(tmp_path / "zoe" / "check.py", "")
     grade.main([str(tmp_path / "ann"), str(tmp_path / "zoe"), "--only", "ann", "--out", str(out)])
     assert "marks of 1 submission written to" in capsys.readouterr().out
@@ -358,7 +332,8 @@ def test_only_regrades_the_named_and_keeps_other_rows(tmp_path, monkeypatch, cap
         rows = {row[0]: row for row in csv.reader(file)}
     assert list(rows) == ["submission", "ann", "zoe"] and rows["ann"][-1] == "0" and rows["zoe"][-1] == str(len(names))
     report = json.loads((out / "ann.json").read_text())
-    assert probe_note(report) == "ValueError: nope (check.py:3)"
+    line = with_attack("raise ValueError('nope')").splitlines().index("raise ValueError('nope')") + 1
+    assert probe_note(report) == f"ValueError: nope (check.py:{line})"  # the line of the student's file
     grade.main([str(tmp_path / "ann"), "--out", str(out)])  # without --only: marks.csv holds what was graded
     assert (out / "marks.csv").read_text() == header + "ann," + ",".join("0" * len(names)) + ",0\n"
     write(out / "marks.csv", "submission,other,total\n")
