@@ -502,5 +502,5 @@ def counter_figure(plt, machine, states, lang, run, unit_names):
     fig.legend(handles, labels, title='phase (dots: every step)', loc='outside lower center',
                ncol=min(len(labels), 4), fontsize=SMALL, title_fontsize=SMALL, frameon=False, markerscale=2)
     strings = int(states.first.sum())
-    titled(fig, f'the units that count, at every step of {strings} strings of one n (n up to {strings})', run)
+    titled(fig, f'the units that count, at every step of the strings of one n, n = 1 to {strings}', run)
     return fig

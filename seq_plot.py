@@ -28,8 +28,13 @@ How does it count? (seq_dynamics.py computes, seq_analysis_plots.py draws):
                     fidelity, match with the language's states; _fsm.png
   --fixed_points    fixed points of each symbol's map with eigenvalues; _fixed_points.png
   --test_length N   accuracy on blocks of one n = 1..N (Reber: longer strings); _generalise.png
+  --counter         a counter machine (the a^n b^n family): the units that count, the control
+                    states, each counter's change and zero tests, its fidelity per n up to the
+                    network's limit; _counter.png. --analyse adds it when the network counts
+                    (the k-means machine misses its goal or needs more states than the
+                    language's for n <= --length, and the network is perfect beyond --length)
 Then come the list of every file written and, with analyses, a summary whose lines a script can
-read: states, fidelity, purity, covered, perfect up to.
+read: states, fidelity, purity, covered, perfect up to, counter fidelity.
 
 Checkpoints are read as weights only: a file holding anything else is refused, never run.
 """
@@ -47,7 +52,7 @@ from common import SEED, UserError, number, pyplot, run_main, save_figure, writa
 from seq_checkpoints import META, epoch_tag, found_hint, load_checkpoint, load_weights
 from seq_models import make_model, predict, show_string
 from seq_setup import (DEFAULTS, LANGUAGES, add_language_flags, build_language, default_table, fill_unset,
-                       resolve_defaults, run_checkpoint)
+                       perfect_up_to, resolve_defaults, run_checkpoint, same_n_strings)
 
 SETTINGS = ['lang', 'model', 'hid', 'embed']     # what names a network: checked against the checkpoint
 MAX_PLOT = 100
@@ -277,6 +282,7 @@ def save_plot(plt, fig, path, show):
 FSM_STRINGS = 200           # strings whose states are clustered, and again to choose the clusters
 FIDELITY_STRINGS = 1000     # fresh strings the fidelity and the comparison are measured on
 REBER_TEST_LIMIT = 30       # longer Reber strings are too rare to draw
+COUNTER_FIT_N = 50          # the counter machine is read off the strings of one n up to this
 
 
 def add_analysis_flags(parser):
@@ -293,7 +299,12 @@ def add_analysis_flags(parser):
                        help='generalisation: blocks of one n for n = 1..N (Reber: strings of at least '
                             f'5, 10, ... N symbols); with --analyse and no N, twice --length (Reber: '
                             f'{REBER_TEST_LIMIT}) (default: off)')
-    group.add_argument('--analyse', action='store_true', help='all of the above (default: off)')
+    group.add_argument('--counter', action='store_true',
+                       help='extract, print and draw a machine with counters, and measure its fidelity per n up '
+                            'to the n the network is perfect to (the a^n b^n family; --analyse adds it when '
+                            'the network counts) (default: off)')
+    group.add_argument('--analyse', action='store_true', help='all of the above but --counter, which it adds '
+                                                              'when the network counts (default: off)')
 
 
 def check_analysis_flags(args):
@@ -303,6 +314,8 @@ def check_analysis_flags(args):
         args.fsm = args.fixed_points = True
         if args.test_length is None:
             args.test_length = 2 * args.length if args.lang != 'reber' else REBER_TEST_LIMIT
+    if args.lang == 'reber' and args.counter:
+        raise UserError('--counter reads counts off a network of the a^n b^n family: Reber strings have none')
     if args.lang == 'reber' and args.test_length is not None:
         if not args.length <= args.test_length <= REBER_TEST_LIMIT:
             raise UserError(f'--test_length for Reber must be from --length ({args.length}) to '
@@ -329,12 +342,18 @@ def run_analyses(args, net, lang, batch, pairs, run, plt, save):
     states = None
     if args.fsm or args.fixed_points:
         states = dyn.collect_states(net, lang, lang.batch(FSM_STRINGS, rng))
+    counts = False
     if args.fsm:
-        summary += print_fsm(args, net, lang, states, rng, run, plt, save, files)
+        lines, counts = print_fsm(args, net, lang, states, rng, run, plt, save, files)
+        summary += lines
     if args.fixed_points:
         print_fixed_points(args, net, lang, states, rng, pairs, run, plt, save, files)
     if args.test_length:
         summary += print_generalisation(args, net, lang, run, plt, save, files)
+    if args.counter or counts:
+        limit = perfect_up_to(net, lang)
+        if args.counter or limit > lang.max_n:
+            summary += print_counter(args, net, lang, limit, run, plt, save, files)
     return files, summary
 
 
@@ -362,9 +381,12 @@ def print_fsm(args, net, lang, states, rng, run, plt, save, files):
     print(f'{verdict}; the language has {comparison.total} states')
     files.append(save(draw.fsm_figure(plt, machine, comparison, lang, run), 'fsm'))
     lowest = comparison.purity[comparison.steps > 0].min() if (comparison.steps > 0).any() else 0
+    # a network that counts beyond --length needs more than the language's machine for n <= --length
+    finite = fidelity >= dyn.FIDELITY_GOAL and machine.num_states <= comparison.total
+    counts = args.analyse and hasattr(lang, 'multiples') and not finite
     return [f'states: {machine.num_states}', f'fidelity: {100 * fidelity:.2f}%',
             f'purity: {100 * comparison.overall_purity:.2f}% (lowest state {100 * lowest:.1f}%)',
-            f'covered: {comparison.covered} of {comparison.total}']
+            f'covered: {comparison.covered} of {comparison.total}'], counts
 
 
 def print_fixed_points(args, net, lang, states, rng, pairs, run, plt, save, files):
@@ -397,6 +419,31 @@ def print_generalisation(args, net, lang, run, plt, save, files):
     trained = lang.min_length if reber else args.length
     files.append(save(draw.generalise_figure(plt, rows, trained, run, reber), 'generalise'))
     return [f'perfect up to n = {dyn.perfect_up_to(rows)}']
+
+
+def print_counter(args, net, lang, limit, run, plt, save, files):
+    """The counter machine read off the strings of one n up to the network's limit (at most
+    COUNTER_FIT_N), and its fidelity per n on those up to the limit."""
+    fitted = min(max(limit, lang.max_n), COUNTER_FIT_N)
+    states = dyn.collect_states(net, lang, same_n_strings(lang, np.arange(1, fitted + 1)))
+    machine = dyn.extract_counter_machine(states, lang)
+    names = [f'hidden unit {u}' for u in range(args.hid)] + [
+        f'context unit {u}' for u in range(states.points.shape[1] - args.hid)]
+    print(f'\ncounter machine, read off the strings of one n, n = 1..{fitted} (each unit fitted on the counts '
+          f'with an offset per phase; a unit with R2 >= {dyn.COUNTER_R2:g} carries a count):')
+    print(dyn.counter_table(machine, lang.symbols, names))
+    largest = max(limit, 1)
+    ns, agree, steps = dyn.counter_fidelity(net, lang, machine, largest)
+    share = agree / np.maximum(steps, 1)
+    print(f'counter fidelity per n (determined steps where the machine predicts the network\'s most likely '
+          f'symbol), n = 1..{largest}, the network being perfect up to n = {limit}:')
+    below = np.flatnonzero(share < 1)
+    print('  100% for every n' if not below.size else
+          '  ' + ', '.join(f'n = {ns[i]}: {100 * share[i]:.2f}%' for i in below[:12])
+          + (f' ... ({below.size} n below 100%)' if below.size > 12 else ''))
+    if machine.units.size:
+        files.append(save(draw.counter_figure(plt, machine, states, lang, run, names), 'counter'))
+    return [f'counter fidelity: {100 * agree.sum() / max(steps.sum(), 1):.2f}% (n = 1..{largest})']
 
 
 def main(argv=None):

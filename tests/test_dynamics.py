@@ -214,9 +214,14 @@ class Counter(nn.Module):
     read minus the B's read in the block; reading a B it predicts B while that is positive, A at
     zero; reading an A it splits its prediction between A and B."""
 
+    H0 = None                  # an SRN to seq_dynamics, whose state starts at initial_state()
+
     def __init__(self, limit=10 ** 6):
         super().__init__()
         self.limit = limit
+
+    def initial_state(self):
+        return torch.zeros(1)
 
     def forward(self, x):
         reading_a = x[..., 0] > 0
@@ -239,6 +244,96 @@ def test_generalisation_table_of_a_hand_set_perfect_counter():
     assert rows[2].steps == 5 * 3                 # the B's of five blocks of n = 3
     limited = dyn.generalisation(Counter(limit=6), lang, 10)
     assert dyn.perfect_up_to(limited) == 6 and limited[6].right < 1
+
+
+# ---------------------------------------------------------------- counter machines
+
+def test_counters_of_each_language_count_within_the_block():
+    lang = AnBn('anb2nc3n', 4)
+    assert dyn.counter_names(lang) == ['2#a-#b', '3#b-2#c']
+    batch = seq_setup.same_n_strings(lang, [1])
+    states = true_states_of(lang, batch)
+    counts = dyn.count_values(lang, states)
+    # one block: A BB CCC, five times; after the block both counts are back at 0
+    assert counts[:6].tolist() == [[2, 0], [1, 3], [0, 6], [0, 4], [0, 2], [0, 0]]
+    assert (counts[6:12] == counts[:6]).all()
+    assert dyn.counter_names(AnBn('anbncn', 4)) == ['#a-#b', '#b-#c']
+
+
+def true_states_of(lang, batch, points=None):
+    """States of `batch` as a network that predicts the language exactly would give them."""
+    inside = batch.real_steps
+    first = np.zeros_like(inside)
+    first[:, 0] = True
+    following = batch.seq[:, 1:][inside]
+    predicted = np.where(batch.seq[:, :-1][inside] == 0, 0b11, 1 << following)
+    points = np.zeros((inside.sum(), 1)) if points is None else points
+    return dyn.States(points, batch.seq[:, :-1][inside], batch.state[inside], predicted, following,
+                      first[inside], np.zeros(points.shape[1]), following)
+
+
+def test_counter_machine_read_off_a_hand_made_counting_state_counts_far_beyond():
+    lang = AnBn('anbncn', 4)
+    batch = seq_setup.same_n_strings(lang, range(1, 6))
+    plain = true_states_of(lang, batch)
+    counts = dyn.count_values(lang, plain)
+    phase = dyn.phase_keys(plain)[0]
+    noise = np.random.default_rng(0).normal(size=len(counts))
+    # unit 0: 2 (#a-#b) plus a jump per phase; unit 1 carries #b-#c and a little of #a-#b; unit 2 noise
+    points = np.column_stack([2 * counts[:, 0] + phase % 7, -counts[:, 1] + 0.3 * counts[:, 0], noise])
+    machine = dyn.extract_counter_machine(true_states_of(lang, batch, points), lang)
+    assert machine.names == ['#a-#b', '#b-#c'] and machine.units.tolist() == [0, 1]
+    assert machine.r2[2] < 0.5 and np.isclose(machine.slopes[0, 0], 2)
+    assert [lang.symbols[s] + '>' + dyn.spell_mask(m, lang.symbols) for s, m in machine.phases] == \
+        ['A>A/B', 'B>B', 'B>C', 'C>A', 'C>C']
+    np.testing.assert_allclose(machine.change[machine.start, 0], [1, 0], atol=1e-9)   # an A: #a-#b + 1
+    far = seq_setup.same_n_strings(lang, [3, 40])
+    predicted = dyn.run_counter_machine(machine, far.seq, far.length)
+    checked = far.real_steps & far.determined
+    assert (predicted[checked] == 1 << far.seq[:, 1:][checked]).all()
+    table = dyn.counter_table(machine, lang.symbols)
+    assert 'c0 = #a-#b, in unit 0 (slope 2.000 a count' in table
+    assert re.search(r'^ +1 +B +c0 -1\.000 \(-1\) c1 \+1\.000 \(\+1\) +c0=0 c1>0: 2  c0>0 c1>0: 1$', table, re.M)
+
+
+def test_counter_fidelity_of_a_hand_set_counter_and_of_one_that_stops():
+    lang = AnBn('anbn', 4)
+    batch = seq_setup.same_n_strings(lang, range(1, 11))
+    machine = dyn.extract_counter_machine(dyn.collect_states(Counter(), lang, batch), lang)
+    assert machine.units.tolist() == [0]
+    ns, agree, steps = dyn.counter_fidelity(Counter(), lang, machine, 60, chunk=25)
+    assert ns.tolist() == list(range(1, 61)) and (agree == steps).all() and steps[2] == 5 * 3
+    ns, agree, steps = dyn.counter_fidelity(Counter(limit=20), lang, machine, 30)
+    assert (agree[:20] == steps[:20]).all() and (agree[20:] < steps[20:]).all()
+
+
+def test_counter_flag_prints_the_machine_its_fidelity_and_draws_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(seq_plot, 'perfect_up_to', lambda net, lang: 12)
+    args = seq_train.parse_args(['--lang', 'anbn', '--model', 'lstm', '--length', '3', '--out_path', str(tmp_path)])
+    lang = seq_setup.build_language(args)
+    torch.manual_seed(0)
+    save_checkpoint(checkpoint_path(tmp_path, 'anbn', 'lstm', 2, 1), seq_setup.build_model(args, lang),
+                    seq_setup.checkpoint_meta(args, 1))
+    seq_plot.main(['--lang', 'anbn', '--model', 'lstm', '--epoch', '1', '--out_path', str(tmp_path),
+                   '--plot_dir', str(tmp_path / 'plot'), '--num_plot', '1', '--counter'])
+    printed = capsys.readouterr().out
+    assert 'counter machine, read off the strings of one n, n = 1..12' in printed
+    assert re.search(r'^counter fidelity: \d+\.\d\d% \(n = 1\.\.12\)$', printed.strip().splitlines()[-1])
+    drawn = (tmp_path / 'plot' / 'anbn_lstm2_1_counter.png').exists()
+    assert drawn == ('counters: none' not in printed)
+
+
+def test_counter_figure_names_its_axes_and_fits_half_a_page():
+    lang = AnBn('anbn', 4)
+    states = dyn.collect_states(Counter(), lang, seq_setup.same_n_strings(lang, range(1, 11)))
+    machine = dyn.extract_counter_machine(states, lang)
+    plt = pyplot(False)
+    fig = draw.counter_figure(plt, machine, states, lang, 'the run', ['hidden unit 0'])
+    ax = fig.axes[0]
+    assert ax.get_xlabel().startswith('#a-#b') and ax.get_ylabel() == 'hidden unit 0 value'
+    assert 'the run' in fig._suptitle.get_text() and fig.legends
+    assert tuple(fig.get_size_inches()) == (draw.WIDTH, draw.HEIGHT)
+    plt.close(fig)
 
 
 # ---------------------------------------------------------------- seq_plot flags and pictures

@@ -153,6 +153,8 @@ PLOT_CASES = {
     'says srn, holds an LSTM': (checkpoint_with(state_dict=lambda s: LSTM_model(2, 2, 2).state_dict()), CKPT,
                                 "it records model='srn' but its weights are of model='lstm'"),
     'course LSTM asked as SRN': (course_lstm, CKPT, "was saved with model='lstm' (asked for 'srn'), hid=3 (asked for 2)"),
+    '--counter for reber': (course_reber, ['--checkpoint', '{path}', '--lang', 'reber', '--counter'],
+                            'Reber strings have none'),
     'course file of another language': (course_reber, ['--checkpoint', '{path}', '--lang', 'anb2n'],
                                         'reads 7 symbols, but anb2n has 2 (A B): give the --lang'),
     'unknown language': (checkpoint_with(lang='anbndn'), ['--checkpoint', '{path}'],
