@@ -407,19 +407,23 @@ def transition_table(machine, symbols, comparison=None):
 def symbol_map(net, symbol):
     """The map F_s from the state before a step to the state after it when reading `symbol`, on
     float64 tensors (..., D): the SRN's h -> tanh(x_s W + h U + hid_bias); the LSTM's
-    (h, c) -> (o tanh(c'), c') with c' = f c + i g."""
+    (h, c) -> (o tanh(c'), c') with c' = f c + i g (with peepholes, i and f also see c, o sees c')."""
     W, U, bias = (p.detach().double() for p in (net.W, net.U, net.hid_bias))
     drive = W[symbol] + bias
     if hasattr(net, 'H0'):
         return lambda h: torch.tanh(drive + h @ U)
     n = net.num_hid
 
+    peep = net.peep.detach().double() if getattr(net, 'peep', None) is not None else torch.zeros(3 * n).double()
+
     def lstm_map(state):
         h, c = state[..., :n], state[..., n:]
         z = drive + h @ U
-        i, f, g, o = (torch.sigmoid(z[..., :n]), torch.sigmoid(z[..., n:2 * n]),
-                      torch.tanh(z[..., 2 * n:3 * n]), torch.sigmoid(z[..., 3 * n:]))
+        i = torch.sigmoid(z[..., :n] + peep[:n] * c)
+        f = torch.sigmoid(z[..., n:2 * n] + peep[n:2 * n] * c)
+        g = torch.tanh(z[..., 2 * n:3 * n])
         c = f * c + i * g
+        o = torch.sigmoid(z[..., 3 * n:] + peep[2 * n:] * c)
         return torch.cat([o * torch.tanh(c), c], dim=-1)
 
     return lstm_map

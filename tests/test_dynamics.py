@@ -197,9 +197,12 @@ def test_fixed_points_of_a_hand_set_srn_with_their_classes():
     assert 'eigenvalues' in dyn.describe_fixed_point(found[0], 'AB')
 
 
-def test_lstm_symbol_map_is_one_step_of_the_network():
+@pytest.mark.parametrize('peephole', [False, True])
+def test_lstm_symbol_map_is_one_step_of_the_network(peephole):
     torch.manual_seed(0)
-    net = LSTM_model(3, 2, 3).double()
+    net = LSTM_model(3, 2, 3, peephole=peephole).double()
+    if peephole:
+        torch.nn.init.uniform_(net.peep, -2, 2)  # large enough to matter
     x = torch.eye(3, dtype=torch.float64)[[1, 2]][None]
     hidden, context, _ = net(x)
     before = torch.cat([hidden[0, 0], context[0, 0]])
