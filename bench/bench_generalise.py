@@ -1,58 +1,61 @@
-"""Does a training setting give networks that count beyond their training range?
+"""How far do the networks of `seq_train.py --recipe count` count? The README's table.
 
-Trains `seq_train.py FLAGS --runs N` (seeds seed .. seed+N-1, the fast engine) into a temporary
-folder, then tests every run on blocks of one n for n = 1 .. --test_length (default four times the
-training length) and prints, per seed, the largest n up to which it is perfect, and how many runs
-reach twice the training length. Flags other than --test_length and --runs go to seq_train.py.
+For each language, trains `seq_train.py --recipe count --lang LANG --model lstm --runs R` (seeds
+seed .. seed+R-1) into a temporary folder, reads the `perfect up to n = K` line it prints for every
+run (strings of five blocks of one n, every determined symbol right, tested up to n = 1000), and
+prints one row of the README's table: runs perfect to n >= 50, >= 100 and = 1000, the best and the
+median n, and the wall time of the training command. Run it alone on the machine.
 
-    python3 bench/bench_generalise.py --lang anbn --model lstm --length 4 --runs 8
+    python3 bench/bench_generalise.py                       # anbn, anbncn, anb2nc3n, seeds 1-16
+    python3 bench/bench_generalise.py --langs anbn --runs 4 --seed 17
 """
 import argparse
 import os
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
-
-import torch
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-import seq_dynamics as dyn  # noqa: E402
-import seq_setup  # noqa: E402
-import seq_train  # noqa: E402
-from seq_checkpoints import load_checkpoint, load_weights  # noqa: E402
-from seq_models import make_model  # noqa: E402
+LIMIT = 1000  # the largest n seq_train.py tests a counting network on
+
+
+def counts(lang, runs, seed):
+    """(perfect up to n of every run, wall seconds) of one training command."""
+    with tempfile.TemporaryDirectory() as folder:
+        command = [sys.executable, os.path.join(ROOT, 'seq_train.py'), '--recipe', 'count', '--lang', lang,
+                   '--model', 'lstm', '--runs', str(runs), '--seed', str(seed), '--out_path', folder]
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, cwd=folder)
+        seconds = time.perf_counter() - start
+    if done.returncode:
+        sys.exit(done.stderr.strip())
+    found = [int(n) for n in re.findall(r'^(?:run \d+ \(seed \d+\): )?perfect up to n = (\d+)', done.stdout, re.M)]
+    if len(found) != runs:
+        sys.exit(f'error: expected {runs} "perfect up to n" lines from seq_train.py, found {len(found)}')
+    return found, seconds
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--runs', type=int, default=4, help='networks to train, one per seed (default 4)')
-    parser.add_argument('--test_length', type=int, default=None, help='largest n tested (default 4 x --length)')
-    bench, flags = parser.parse_known_args()
-    with tempfile.TemporaryDirectory() as folder:
-        args = seq_train.parse_args(flags + ['--runs', str(bench.runs), '--out_path', folder])
-        if args.lang == 'reber':
-            sys.exit('error: this benchmark is for the a^n b^n family')
-        largest = bench.test_length or 4 * args.length
-        done = subprocess.run([sys.executable, 'seq_train.py', *flags, '--runs', str(bench.runs),
-                               '--out_path', folder], cwd=ROOT, capture_output=True, text=True)
-        if done.returncode:
-            sys.exit(done.stderr.strip())
-        lang = seq_setup.build_language(args)
-        reached = []
-        for r in range(bench.runs):
-            path = seq_setup.run_checkpoint(args, round(args.epoch * 1000) / 1000, r if bench.runs > 1 else None)
-            net = make_model(args.model, lang.num_symbols, args.hid)
-            load_weights(net, load_checkpoint(path, {}), path)
-            with torch.no_grad():
-                rows = dyn.generalisation(net, lang, largest)
-            reached.append(dyn.perfect_up_to(rows))
-            print(f'seed {args.seed + r}: perfect up to n = {reached[-1]}  (n = {largest}: '
-                  f'{100 * rows[-1].right:.1f}% right)', flush=True)
-    twice = sum(n >= 2 * args.length for n in reached)
-    print(f'{" ".join(flags)}: perfect up to n >= {2 * args.length} (twice the training length) in {twice} of '
-          f'{bench.runs} runs; trained range n <= {args.length} perfect in '
-          f'{sum(n >= args.length for n in reached)}; best n = {max(reached)}')
+    parser.add_argument('--langs', nargs='+', default=['anbn', 'anbncn', 'anb2nc3n'],
+                        choices=['anbn', 'anbncn', 'anb2n', 'anb2nc3n'], help='languages (default: the three)')
+    parser.add_argument('--runs', type=int, default=16, help='runs, one seed each (default: 16)')
+    parser.add_argument('--seed', type=int, default=1, help='the first seed (default: 1)')
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error('--runs must be at least 1')
+    print(f'seeds {args.seed}-{args.seed + args.runs - 1}, seq_train.py --recipe count --model lstm --runs {args.runs}')
+    print('| language | perfect to n >= 50 | >= 100 | = 1000 (tested to) | best, median | time |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: |')
+    for lang in args.langs:
+        found, seconds = counts(lang, args.runs, args.seed)
+        share = lambda least: f'{sum(n >= least for n in found)}/{args.runs}'
+        print(f'| {lang} | {share(50)} | {share(100)} | {share(LIMIT)} | {max(found)}, {statistics.median(found):g} '
+              f'| {seconds:.1f} s |', flush=True)
+        print(f'  per seed: {" ".join(map(str, found))}', flush=True)
 
 
 if __name__ == '__main__':
