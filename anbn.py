@@ -20,7 +20,6 @@ For n > length (generalisation tests) the numbers are no longer a machine.
 """
 import numpy as np
 
-from common import UserError
 from seq_models import Language, StringBatch
 
 # how many of each symbol a block has, in units of n
@@ -33,10 +32,8 @@ class AnBn(Language):
     """One language of the a^n b^n family; `name` is a key of FAMILY, `length` the maximum n."""
 
     def __init__(self, name='anbn', length=4):
-        if name not in FAMILY:
-            raise UserError(f'unknown language {name!r}: choose from {", ".join(FAMILY)}')
-        if length < 1:
-            raise UserError(f'--length (maximum n) must be at least 1, not {length}')
+        if name not in FAMILY or length < 1:       # the scripts' flags allow neither
+            raise ValueError(f'AnBn({name!r}, {length}): the name is one of {", ".join(FAMILY)}, the length >= 1')
         self.name = name
         self.max_n = length
         self.multiples = np.array(FAMILY[name])

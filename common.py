@@ -202,9 +202,3 @@ def save_png(fig, path):
     """Save a figure as a PNG REPORT_WIDTH pixels wide, whatever its size in inches, atomically;
     return the path."""
     return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=REPORT_WIDTH / fig.get_figwidth(), format="png"))
-
-
-def save_figure(fig, path):
-    """Save a figure atomically (format from the file name), creating its folder; return the path."""
-    fmt = os.path.splitext(path)[1].lstrip(".") or None
-    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format=fmt))

@@ -75,8 +75,8 @@ class Reber(Language):
     symbols = SYMBOLS
 
     def __init__(self, embed=False, length=5):
-        if length < 1:
-            raise UserError(f'--length (minimum Reber string length) must be at least 1, not {length}')
+        if length < 1:                              # the scripts' flags do not allow it
+            raise ValueError(f'Reber(length={length}): the minimum length is at least 1')
         self.embed = embed
         self.min_length = length
 

@@ -25,7 +25,7 @@ from matplotlib.patches import Circle, FancyArrowPatch
 
 import seq_dynamics as dyn
 
-WIDTH, HEIGHT = 8.1, 5.6     # inches: half an A4 page, 8.3 x 5.8, less the margin save_figure adds
+WIDTH, HEIGHT = 8.1, 5.6     # inches: within half an A4 page, 8.3 x 5.8
 SMALL = 8                    # points: the smallest text
 TITLE = 10
 MARKERS = 'o^sDvPX'
@@ -33,6 +33,9 @@ MARKERS = 'o^sDvPX'
 PALETTE = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#000000', '#F0E442']
 GREY = '#777777'
 MAX_DRAWN = 24               # more states than this are drawn as structure, without labels
+# where the first, second, ... node of one language state goes, in (rows, columns) from its place:
+# the others below and half a column aside, clear of the first's count and of each other's loops
+SHARED_PLACES = [(0, 0), (0.45, 0.5), (0.45, -0.5), (0.9, 0)]
 RARE = 0.05                  # a merged diagram leaves out arrows taken in fewer of a node's steps on a symbol
 
 
@@ -242,14 +245,15 @@ def trajectory_figure(plt, states, lang, units, strings, hid, run):
 def node_places(language_state, groups):
     """Each node's (row, column): its language state's phase and count; unplaced ones in a last row."""
     where = {q: (r, c) for r, g in enumerate(groups) for c, q in enumerate(g.states)}
-    places, spare = {}, 0
+    places, spare, placed = {}, 0, {}
     for key, q in language_state.items():
         row, col = where.get(q, (len(groups), None))
         if col is None:
             col, spare = spare, spare + 1
-        while (row, col) in places.values():       # two nodes of one language state: the second below
-            row += 0.45
-        places[key] = (row, col)
+        k = placed.get((row, col), 0)           # nodes of this language state placed before
+        placed[row, col] = k + 1
+        down, aside = SHARED_PLACES[min(k, len(SHARED_PLACES) - 1)]
+        places[key] = (row + down + 0.45 * max(0, k + 1 - len(SHARED_PLACES)), col + aside)
     return places
 
 
@@ -258,6 +262,16 @@ def bezier(a, b, rad, points=24):
     control = (a + b) / 2 + rad * np.array([b[1] - a[1], a[0] - b[0]])
     t = np.linspace(0, 1, points)[:, None]
     return (1 - t) ** 2 * a + 2 * t * (1 - t) * control + t ** 2 * b
+
+
+def label_place(path, bands):
+    """Where on an arrow's path its label goes: the point nearest the middle outside every band
+    of heights (low, high) that a row label takes."""
+    middle = len(path) // 2
+    for i in sorted(range(1, len(path) - 1), key=lambda i: abs(i - middle)):
+        if not any(low <= path[i][1] <= high for low, high in bands):
+            return path[i]
+    return path[middle]
 
 
 def route(a, b, others, radius, bent):
@@ -338,11 +352,13 @@ def fsm_figure(plt, machine, comparison, lang, run):
         if key != 'start' and (labelled or nodes[key] in ends):
             ax.text(xy[0], xy[1] - radius - 0.08, ticks.get(nodes[key], ''), ha='center', va='top',
                     fontsize=SMALL, color='#555555')
+    bands = []                                   # the heights of the row labels, kept clear of arrow labels
     for r in sorted({int(r) for r, _ in places.values()}):
         words = groups[r].words if r < len(groups) else 'not reached on the fresh strings'
         left = min(c for rr, c in places.values() if int(rr) == r)
-        ax.text(left - radius, -r * gap + 2.4 * radius, words, fontsize=SMALL, va='bottom', ha='left',
+        ax.text(left - radius, -r * gap + 3 * radius, words, fontsize=SMALL, va='bottom', ha='left',
                 color='#333333')
+        bands.append(-r * gap + 3 * radius + np.array([-0.1, 0.35]))
     # the counts under the nodes are kept clear of arrows too
     obstacles = {key: xy for key, xy in position.items()} | {
         (key, 'count'): xy - [0, radius + 0.3] for key, xy in position.items() if labelled and key != 'start'}
@@ -364,8 +380,8 @@ def fsm_figure(plt, machine, comparison, lang, run):
                                      color=tint, lw=1.2 if labelled else 0.8, connectionstyle=f'arc3,rad={rad}',
                                      patchA=circles[a], patchB=circles[b], zorder=1))
         if labelled:
-            ax.text(*bezier(position[a], position[b], rad, 3)[1], names, color=tint, ha='center', va='center',
-                    fontsize=SMALL, bbox=dict(fc='white', ec='none', pad=0.3), zorder=1.5)
+            ax.text(*label_place(bezier(position[a], position[b], rad, 11), bands), names, color=tint,
+                    ha='center', va='center', fontsize=SMALL, bbox=dict(fc='white', ec='none', pad=0.3), zorder=1.5)
     reach = np.vstack(reach)
     ax.set_xlim(reach[:, 0].min() - 0.5, reach[:, 0].max() + 0.5)
     ax.set_ylim(reach[:, 1].min() - 0.8, reach[:, 1].max() + 1.1)

@@ -49,8 +49,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from seq_setup import (CHUNK, Log, best, best_candidate, best_count, count_score, end_of_chunk,
-                       learning_rate, num_strings, pick_step, same_n_of)
+from seq_setup import (CHUNK, Log, best, best_candidate, best_count, chunk_cuts, comparisons_due, count_score,
+                       end_of_chunk, improves, learning_rate, num_strings, pick_step, same_n_of)
 
 # numba: compile on first use (about 15 s, once) and keep the machine code in __pycache__;
 # error_model='numpy' lets a float division be a plain division (no zero check), which the
@@ -810,24 +810,23 @@ def train_together(args, candidates, lang, rngs, show_rngs, selections, runs):
 
 
 def keep_best_seen(args, candidates, lang, rngs, show_rngs, selections, runs):
-    """train_together with --keep_best: every candidate of every run trains to the end; from the
-    pick on, every --keep_best strings and at the end, each is scored on its run's selection
-    strings (in the engine with --select count), and each run keeps a copy of the best network
-    seen, which is the one printed, saved, and returned."""
+    """train_together with --keep_best, as seq_train.train_keeping_best does: every candidate of
+    every run trains to the end; from the pick on, every --keep_best strings and at the end, each
+    is scored on its run's selection strings (in the engine with --select count), and each run
+    keeps a copy of the best network seen, which is the one printed, saved, and returned."""
     width = len(candidates[0])
     lanes = [net for run in candidates for net in run]
     engine = make_engine(args, lanes, lang)
-    total, pick = num_strings(args), pick_step(args)
-    due = {*range(pick, total + 1, args.keep_best), total}
+    due = comparisons_due(args)
     nets = [run[0] for run in candidates]
     kept = [None] * len(nets)                   # (score, candidate, strings) of each run's best
     log = Log(args, lang, show_rngs, runs)
     step = 0
     try:
-        for batches in drawn_ahead(lang, rngs, total):
+        for batches in drawn_ahead(lang, rngs, num_strings(args)):
             count = len(batches[0].length)
             lrs = np.array([learning_rate(args, s) for s in range(step, step + count)])
-            cuts = sorted({0, count, *(d - step for d in due if step < d < step + count)})
+            cuts = chunk_cuts(due, step, count)
             errors = []
             for a, b in zip(cuts[:-1], cuts[1:]):
                 errors.append(engine.train_chunk([b_.part(a, b) for b_ in batches for _ in range(width)], lrs[a:b]))
@@ -857,7 +856,7 @@ def compare_lanes(args, engine, lanes, candidates, lang, selections, kept, nets,
     for i in range(len(nets)):
         row = scores[i * width:(i + 1) * width]
         k = order(row)
-        if kept[i] is None or order([kept[i][0], row[k]]) == 1:
+        if improves(args.select, row[k], kept[i] and kept[i][0]):
             engine.copy_to(lanes)
             kept[i] = (row[k], k, done)
             nets[i] = copy.deepcopy(candidates[i][k])

@@ -48,13 +48,12 @@ import torch
 
 import seq_analysis_plots as draw
 import seq_dynamics as dyn
-from common import SEED, UserError, number, pyplot, run_main, save_figure, writable_dir
-from seq_checkpoints import META, epoch_tag, found_hint, load_checkpoint, load_weights
+from common import SEED, UserError, number, pyplot, run_main, save_png, writable_dir
+from seq_checkpoints import META, epoch_tag, load_weights
 from seq_models import make_model, predict, show_string
-from seq_setup import (DEFAULTS, LANGUAGES, add_language_flags, build_language, default_table, fill_unset,
-                       perfect_up_to, resolve_defaults, run_checkpoint, same_n_strings)
+from seq_setup import (SETTINGS, add_language_flags, build_language, default_table, fill_unset, find_checkpoint,
+                       perfect_up_to, same_n_strings)
 
-SETTINGS = ['lang', 'model', 'hid', 'embed']     # what names a network: checked against the checkpoint
 MAX_PLOT = 100
 MAX_PICTURES = 8        # a run's pictures without --all_pairs (each kind of unit still gets one pair)
 GATES = ['i input gate', 'f forget gate', 'g cell candidate', 'o output gate']
@@ -102,95 +101,6 @@ def parse_args(argv=None):
         if extra:
             raise UserError(f'--checkpoint names the file itself: leave out {" and ".join(extra)}')
     return args
-
-
-def find_checkpoint(args):
-    """Read the checkpoint the flags name (or --checkpoint) and settle the settings in `args` that
-    it records -> (path, what load_checkpoint gave). Typed flags must agree with the checkpoint;
-    --length, when typed, replaces the length it was trained with (to try longer strings)."""
-    if args.checkpoint is None:
-        resolve_defaults(args)
-        path = run_checkpoint(args, args.epoch, args.run)
-        saved = load_checkpoint(path, {key: getattr(args, key) for key in SETTINGS})
-    else:
-        path = args.checkpoint
-        if not os.path.lexists(path):
-            raise UserError(f'--checkpoint {path}: no such file{found_hint(path, "")}')
-        saved = load_checkpoint(path, {key: getattr(args, key) for key in SETTINGS if key in args.given})
-        args.named = settings_from_name(args, path, saved) if 'lang' not in saved else None
-        for key in SETTINGS:
-            setattr(args, key, saved.get(key, getattr(args, key)))
-        if args.lang not in LANGUAGES:
-            raise UserError(f'{path} was trained on language {args.lang!r}, which this kit does not have '
-                            f'({", ".join(LANGUAGES)})')
-        resolve_defaults(args)
-    if 'length' not in args.given:
-        args.length = saved.get('length', args.length)
-    return path, saved
-
-
-# A course checkpoint's name, as its seq_train.py writes it: {lang}_{model}{hid}_{k}.pth; the kit's own
-# names (seq_checkpoints.checkpoint_path) also: reber_embed_{model}{hid}_{k}.pth and _run{r} at the end
-COURSE_NAME = re.compile(r'(?P<lang>{})(?P<embed>_embed)?_(?P<model>srn|lstm)(?P<hid>\d+)_\d+(?:\.\d+)?'
-                         r'(?:_run\d+)?\.pth'.format('|'.join(sorted(map(re.escape, LANGUAGES), key=len,
-                                                                       reverse=True))))
-
-
-def language_symbols(lang):
-    """The symbols of language `lang` (the same with or without --embed, for any --length)."""
-    return build_language(argparse.Namespace(lang=lang, embed=False, length=DEFAULTS[lang]['length'])).symbols
-
-
-def settings_from_name(args, path, saved):
-    """A bare state_dict records no settings: take --lang, --model, --hid (and the kit's _embed)
-    that were not typed from a course-style file name, after checking them against the weights'
-    shapes (`saved`: model, hid, symbols). Sets them in `args`; returns the line that says what was
-    taken (None when nothing was). UserError when the name says nothing and --lang was not typed,
-    or when what it says contradicts the weights."""
-    name = os.path.basename(path)
-    match = COURSE_NAME.fullmatch(name)
-    if match and match['embed'] and match['lang'] != 'reber':
-        match = None
-    if match is None:
-        if 'lang' in args.given:
-            return None
-        fits = [lang for lang in LANGUAGES if len(language_symbols(lang)) == saved['symbols']]
-        hint = (f'its weights read {saved["symbols"]} symbols: '
-                + (' or '.join(fits) + (' (with --embed for embedded Reber)' if 'reber' in fits else '')
-                   if fits else 'no language of this kit has that many'))
-        raise UserError(f'{path} is a bare state_dict, which records no settings, and its name is not '
-                        f'{{lang}}_{{model}}{{hid}}_{{k}}.pth as the course\'s seq_train.py writes it: give the '
-                        f'--lang it was trained on ({hint})')
-    named = dict(lang=match['lang'], embed=True if match['embed'] else None, model=match['model'],
-                 hid=int(match['hid']))
-    taken = {key: value for key, value in named.items() if key not in args.given and value is not None}
-    wrong = []
-    if 'lang' in taken:
-        symbols = language_symbols(taken['lang'])
-        if len(symbols) != saved['symbols']:
-            wrong.append(f'--lang {taken["lang"]}, which has {len(symbols)} symbols ({" ".join(symbols)}), '
-                         f'but its weights read {saved["symbols"]}')
-    if 'model' in taken and taken['model'] != saved['model']:
-        wrong.append(f'--model {taken["model"]}, but its weights are those of an {saved["model"].upper()}')
-    if 'hid' in taken and taken['hid'] != saved['hid']:
-        wrong.append(f'--hid {taken["hid"]}, but its weights have {saved["hid"]} hidden units')
-    if wrong:
-        raise UserError(f'{path} does not hold what its name says: {"; ".join(wrong)} (give the flags it '
-                        'was trained with: a flag typed wins over the name)')
-    if not taken:
-        return None
-    for key, value in taken.items():
-        setattr(args, key, value)
-    flags = ' '.join(f'--{key}' if value is True else f'--{key} {value}'
-                     for key, value in taken.items())
-    notes = []
-    lang = args.lang
-    if 'length' not in args.given:
-        notes.append(f'--length {DEFAULTS[lang]["length"]}, {lang}\'s default: a course file name does not '
-                     'record it')
-    if lang == 'reber' and not args.embed:
-        notes.append('plain Reber: give --embed for embedded Reber, which a course file name does not tell apart')
-    return f'settings from the file name {name}: {flags}' + (f' ({"; ".join(notes)})' if notes else '')
 
 
 def print_settings(path, saved, args, lang):
@@ -269,7 +179,7 @@ def describe_run(args, saved, lang, path):
 
 def save_plot(plt, fig, path, show):
     try:
-        save_figure(fig, path)
+        save_png(fig, path)
     except OSError as err:
         raise UserError(f'cannot write {path}: {err.strerror or err}') from None
     if not show:

@@ -5,6 +5,7 @@ schedule, the candidates and how the best is chosen, what a run prints and where
 import argparse
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 from anbn import FAMILY, NUM_BLOCKS, AnBn
 from common import UserError, check_finite, number, seed_everything
 from reber import Reber
-from seq_checkpoints import MAX_LENGTH, checkpoint_path, save_checkpoint
+from seq_checkpoints import MAX_LENGTH, checkpoint_path, found_hint, load_checkpoint, save_checkpoint
 from seq_models import determined_margins, evaluate, make_model, predict, show_string
 
 LANGUAGES = [*FAMILY, 'reber']
@@ -45,14 +46,14 @@ EMBEDDED_LSTM_DEFAULTS = dict(epoch=200)
 # gate biases, a loss on the symbols that may follow, candidates judged by how far they count):
 # measured on seeds 1-16 (README, "Networks that really count"). 8 candidates rather than 4 took
 # aⁿbⁿ from 6 to 8 seeds perfect to n = 1000, and aⁿbⁿcⁿ from 5 to 12 perfect to n >= 50.
-COURSE_NETWORK = dict(peephole=False, gate_bias='u,1,u', loss='nll', select='right', keep_best=0)
+COURSE_NETWORK = dict(peephole=False, gate_bias='u,1,u', loss='nll', select='right')
 RECIPES = {
     'default': dict(optim='adam', lr=0.01, mom=0.0, wd=0.0, init=0.3,
                     schedule='cosine', warmup=0.01, decay_to=0.01, clip=1.0, candidates=4, pick_at=0.1,
-                    **COURSE_NETWORK),
+                    keep_best=5000, **COURSE_NETWORK),
     'course':  dict(optim='sgd', lr=0.005, mom=0.0, wd=1e-4, init=0.001,
                     schedule='constant', warmup=0.0, decay_to=1.0, clip=0.0, candidates=1, pick_at=0.1,
-                    **COURSE_NETWORK),
+                    keep_best=0, **COURSE_NETWORK),
     'count':   dict(optim='adam', lr=0.01, mom=0.0, wd=0.0, init=0.3,
                     schedule='half', warmup=0.0, decay_to=0.1, clip=1.0, candidates=8, pick_at=0.3,
                     peephole=True, gate_bias='-1,1,0', loss='bce', select='count', keep_best=200),
@@ -174,6 +175,100 @@ def build_model(args, lang):
     net = make_model(args.model, lang.num_symbols, args.hid, init=args.init, peephole=args.peephole,
                      gate_bias=gate_values(args.gate_bias), loss=args.loss)
     return net.double() if getattr(args, 'float64', False) else net
+
+
+# ---------------------------------------------------------------- finding a trained network (seq_plot.py)
+
+SETTINGS = ['lang', 'model', 'hid', 'embed']     # what names a network: checked against the checkpoint
+
+
+def find_checkpoint(args):
+    """Read the checkpoint the flags name (or --checkpoint) and settle the settings in `args` that
+    it records -> (path, what load_checkpoint gave). Typed flags must agree with the checkpoint;
+    --length, when typed, replaces the length it was trained with (to try longer strings)."""
+    if args.checkpoint is None:
+        resolve_defaults(args)
+        path = run_checkpoint(args, args.epoch, args.run)
+        saved = load_checkpoint(path, {key: getattr(args, key) for key in SETTINGS})
+    else:
+        path = args.checkpoint
+        if not os.path.lexists(path):
+            raise UserError(f'--checkpoint {path}: no such file{found_hint(path, "")}')
+        saved = load_checkpoint(path, {key: getattr(args, key) for key in SETTINGS if key in args.given})
+        args.named = settings_from_name(args, path, saved) if 'lang' not in saved else None
+        for key in SETTINGS:
+            setattr(args, key, saved.get(key, getattr(args, key)))
+        if args.lang not in LANGUAGES:
+            raise UserError(f'{path} was trained on language {args.lang!r}, which this kit does not have '
+                            f'({", ".join(LANGUAGES)})')
+        resolve_defaults(args)
+    if 'length' not in args.given:
+        args.length = saved.get('length', args.length)
+    return path, saved
+
+
+# A course checkpoint's name, as its seq_train.py writes it: {lang}_{model}{hid}_{k}.pth; the kit's own
+# names (seq_checkpoints.checkpoint_path) also: reber_embed_{model}{hid}_{k}.pth and _run{r} at the end
+COURSE_NAME = re.compile(r'(?P<lang>{})(?P<embed>_embed)?_(?P<model>srn|lstm)(?P<hid>\d+)_\d+(?:\.\d+)?'
+                         r'(?:_run\d+)?\.pth'.format('|'.join(sorted(map(re.escape, LANGUAGES), key=len,
+                                                                       reverse=True))))
+
+
+def language_symbols(lang):
+    """The symbols of language `lang` (the same with or without --embed, for any --length)."""
+    return build_language(argparse.Namespace(lang=lang, embed=False, length=DEFAULTS[lang]['length'])).symbols
+
+
+def settings_from_name(args, path, saved):
+    """A bare state_dict records no settings: take --lang, --model, --hid (and the kit's _embed)
+    that were not typed from a course-style file name, after checking them against the weights'
+    shapes (`saved`: model, hid, symbols). Sets them in `args`; returns the line that says what was
+    taken (None when nothing was). UserError when the name says nothing and --lang was not typed,
+    or when what it says contradicts the weights."""
+    name = os.path.basename(path)
+    match = COURSE_NAME.fullmatch(name)
+    if match and match['embed'] and match['lang'] != 'reber':
+        match = None
+    if match is None:
+        if 'lang' in args.given:
+            return None
+        fits = [lang for lang in LANGUAGES if len(language_symbols(lang)) == saved['symbols']]
+        hint = (f'its weights read {saved["symbols"]} symbols: '
+                + (' or '.join(fits) + (' (with --embed for embedded Reber)' if 'reber' in fits else '')
+                   if fits else 'no language of this kit has that many'))
+        raise UserError(f'{path} is a bare state_dict, which records no settings, and its name is not '
+                        f'{{lang}}_{{model}}{{hid}}_{{k}}.pth as the course\'s seq_train.py writes it: give the '
+                        f'--lang it was trained on ({hint})')
+    named = dict(lang=match['lang'], embed=True if match['embed'] else None, model=match['model'],
+                 hid=int(match['hid']))
+    taken = {key: value for key, value in named.items() if key not in args.given and value is not None}
+    wrong = []
+    if 'lang' in taken:
+        symbols = language_symbols(taken['lang'])
+        if len(symbols) != saved['symbols']:
+            wrong.append(f'--lang {taken["lang"]}, which has {len(symbols)} symbols ({" ".join(symbols)}), '
+                         f'but its weights read {saved["symbols"]}')
+    if 'model' in taken and taken['model'] != saved['model']:
+        wrong.append(f'--model {taken["model"]}, but its weights are those of an {saved["model"].upper()}')
+    if 'hid' in taken and taken['hid'] != saved['hid']:
+        wrong.append(f'--hid {taken["hid"]}, but its weights have {saved["hid"]} hidden units')
+    if wrong:
+        raise UserError(f'{path} does not hold what its name says: {"; ".join(wrong)} (give the flags it '
+                        'was trained with: a flag typed wins over the name)')
+    if not taken:
+        return None
+    for key, value in taken.items():
+        setattr(args, key, value)
+    flags = ' '.join(f'--{key}' if value is True else f'--{key} {value}'
+                     for key, value in taken.items())
+    notes = []
+    lang = args.lang
+    if 'length' not in args.given:
+        notes.append(f'--length {DEFAULTS[lang]["length"]}, {lang}\'s default: a course file name does not '
+                     'record it')
+    if lang == 'reber' and not args.embed:
+        notes.append('plain Reber: give --embed for embedded Reber, which a course file name does not tell apart')
+    return f'settings from the file name {name}: {flags}' + (f' ({"; ".join(notes)})' if notes else '')
 
 
 # ---------------------------------------------------------------- sizes that cannot fit
@@ -311,6 +406,26 @@ def best_candidate(candidates, lang, selection, select='right'):
 def pick_step(args):
     """The number of training strings after which the best candidate is kept (at least 1)."""
     return min(max(round(args.pick_at * num_strings(args)), 1), num_strings(args))
+
+
+def comparisons_due(args):
+    """After how many strings --keep_best compares the candidates: from the pick on, every
+    --keep_best strings, and at the end."""
+    total, pick = num_strings(args), pick_step(args)
+    return {*range(pick, total + 1, args.keep_best), total}
+
+
+def chunk_cuts(due, step, count):
+    """Where a chunk of `count` strings, from string `step` on, is cut so that every step of `due`
+    falls between two parts -> sorted offsets 0 ... count."""
+    return sorted({0, count, *(d - step for d in due if step < d < step + count)})
+
+
+def improves(select, score, kept):
+    """Whether a network's score (best_candidate's, for --select) beats the kept network's
+    (None: none kept yet); a tie keeps the network kept first."""
+    order = best_count if select == 'count' else best
+    return kept is None or order([kept, score]) == 1
 
 
 # ---------------------------------------------------------------- checkpoints of a run

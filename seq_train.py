@@ -14,17 +14,18 @@ Every 10,000 strings, and at the end, the weights go to {out_path}/{lang}_{model
 predicts every symbol that is certain (determined) on 1000 fresh strings.
 
 The default recipe finds the solution for nearly every seed (bench/bench_reliability.py measures
-how many of seeds 1-16): Adam; a learning rate that warms up over the first 1% of the strings and
-then decays along a cosine to 0.01 x --lr (small steps at the end let the network settle on the
-solution instead of jumping around it); gradient clipping; and four candidate networks per run.
-The candidates are there because a run that fails mostly fails early and for good: its network
-gets stuck predicting about 80% of the certain symbols, and already looks so after 10% of the
-strings. So each run trains four networks on the same first 10% of the strings, keeps the one
-that predicts most certain symbols of 1000 other strings (printed: "kept candidate ..."), and
-trains it on (train_candidates() below); the first candidate is the network the run would train
-alone (--candidates 1). `--recipe course`
-trains with the course's own settings instead, for comparison. Every piece is a flag; a flag given
-overrides the recipe.
+how many of seeds 1-16 and 17-32): Adam; a learning rate that warms up over the first 1% of the
+strings and then decays along a cosine to 0.01 x --lr (small steps at the end let the network
+settle on the solution instead of jumping around it); gradient clipping; and four candidate
+networks per run, trained side by side on the same strings. The candidates are there because a
+run that fails mostly fails early and for good: its network gets stuck predicting about 80% of
+the certain symbols. And a network that has solved the task can still slip late on rare strings.
+So from 10% of the strings on, and every 5,000 strings after, the candidates are compared on 1000
+other strings, and the run keeps a copy of the network that predicted most of their certain
+symbols so far (train_keeping_best() below; printed at the end: "kept candidate ..."). The first
+candidate is the network the run would train alone (--candidates 1 --keep_best 0: the course's
+loop, train()). `--recipe course` trains with the course's own settings instead, for comparison.
+Every piece is a flag; a flag given overrides the recipe.
 
 Two engines do the same mathematics: `--engine fast` (the default; seq_fast.py, compiled
 backpropagation through time, about 200 times faster, and several runs at once) and
@@ -32,6 +33,7 @@ backpropagation through time, about 200 times faster, and several runs at once) 
 --float64 both compute in float64 and save the same weights).
 """
 import argparse
+import copy
 import sys
 
 import numpy as np
@@ -41,9 +43,10 @@ import torch.nn.functional as F
 from common import SEED, SEED_LIMIT, UserError, number, run_main, writable_dir
 from seq_models import evaluate, output_probabilities, run_model, show_string, string_errors
 from seq_models import LOSSES
-from seq_setup import (CHUNK, COUNT_BANDS, COUNT_DEFAULTS, COUNT_TEST, RECIPES, SAVE_EVERY, Log, add_language_flags, best, best_candidate,
-                       build_candidates, build_language, check_size, default_table, end_of_chunk,
-                       fill_unset, gate_bias, learning_rate, make_rngs, num_strings, perfect_up_to, pick_step, resolve_defaults,
+from seq_setup import (CHUNK, COUNT_BANDS, COUNT_DEFAULTS, COUNT_TEST, RECIPES, SAVE_EVERY, Log, add_language_flags,
+                       best, best_candidate, build_candidates, build_language, check_size, chunk_cuts,
+                       comparisons_due, default_table, end_of_chunk, fill_unset, gate_bias, improves,
+                       learning_rate, make_rngs, num_strings, perfect_up_to, pick_step, resolve_defaults,
                        run_checkpoint, saved_checkpoints, selection_strings)
 
 
@@ -140,6 +143,35 @@ def train_candidates(args, candidates, lang, chunks, log, selection, run=None):
         return train(args, net, lang, chunks, log, run, optimizer, step)
 
 
+def train_keeping_best(args, candidates, lang, chunks, log, selection, run=None):
+    """A run with --keep_best: every candidate trains to the end with its own optimizer; from the
+    pick on, every --keep_best strings and at the end, they are compared on the `selection`
+    strings, and the run keeps a copy of the best network seen so far (a network that had solved
+    the task can slip late on rare strings; the copy has not). The copy is the network printed,
+    saved and returned; until the first comparison that is the first candidate."""
+    optimizers = [make_optimizer(args, net) for net in candidates]
+    due, step = comparisons_due(args), 0
+    shown, kept = candidates[0], None               # kept: (score, candidate, strings) of the best seen
+    quiet = lambda count: None
+    for batch in chunks:
+        count = len(batch.length)
+        cuts = chunk_cuts(due, step, count)
+        errors = []
+        for start, stop in zip(cuts[:-1], cuts[1:]):
+            part = batch.part(start, stop)
+            trained = [train_strings(args, net, optimizer, lang, part, step + start, log.tick if k == 0 else quiet)
+                       for k, (net, optimizer) in enumerate(zip(candidates, optimizers))]
+            errors.append(trained[0])               # the first candidate's errors are the ones printed
+            if step + stop in due:
+                k, scores = best_candidate(candidates, lang, selection, args.select)
+                if improves(args.select, scores[k], kept and kept[0]):
+                    kept, shown = (scores[k], k, step + stop), copy.deepcopy(candidates[k])
+        step += count
+        end_of_chunk(args, log, [shown], [run], np.concatenate(errors)[None], step)
+    log.picked([kept[1]], [[kept[0]]], [kept[2]])
+    return shown
+
+
 # ---------------------------------------------------------------- the end of a run
 
 def verdict(args, results, top=None):
@@ -200,8 +232,8 @@ def make_parser():
     parser.add_argument('--init', type=number(float, 0, 10),
                         help='std of the SRN initial weights; the LSTM starts like torch.nn.LSTM (default: recipe)')
     parser.add_argument('--candidates', type=number(int, 1, 64),
-                        help='networks each run starts with; after --pick_at of the strings the one that predicts '
-                        'the most determined steps of other strings right (then: the lowest error) goes on '
+                        help='networks each run trains on the same strings; they are compared (--select) after '
+                        '--pick_at of the strings, and with --keep_best every KEEP_BEST strings after '
                         '(default: recipe)')
     parser.add_argument('--pick_at', type=number(float, 0, 1, low_open=True),
                         help='fraction of the strings after which the best candidate is kept (default: recipe)')
@@ -218,9 +250,9 @@ def make_parser():
                         'then error; count: the largest n up to which strings of five blocks of one n are '
                         'perfect, then the margin (the anbn family) (default: recipe)')
     parser.add_argument('--keep_best', type=number(int, 0),
-                        help='0: keep one candidate at --pick_at; else every candidate trains to the end and '
-                        'from --pick_at on, every KEEP_BEST strings, each run keeps the best network seen '
-                        '(fast engine) (default: recipe)')
+                        help='0: keep the best candidate at --pick_at and train only it on; else every candidate '
+                        'trains to the end and, from --pick_at on, every KEEP_BEST strings and at the end, the '
+                        'run keeps a copy of the best network seen (default: recipe)')
     parser.add_argument('--seed', type=SEED, default=1, help='random seed of strings and weights (default: 1)')
     parser.add_argument('--runs', type=number(int, 1, 1024), default=1,
                         help='networks to train, with seeds seed, seed+1, ... (default: 1)')
@@ -248,8 +280,6 @@ def parse_args(argv=None):
                         'are for --model lstm')
     if args.select == 'count' and args.lang not in COUNT_BANDS:
         raise UserError('--select count is for the anbn family of languages')
-    if args.keep_best and args.engine != 'fast':
-        raise UserError('--keep_best needs the fast engine')
     if args.seed + args.runs > SEED_LIMIT:
         raise UserError(f'--seed {args.seed} with --runs {args.runs} goes past the largest seed {SEED_LIMIT - 1}')
     check_size(args)
@@ -301,10 +331,13 @@ def main(argv=None):
 
 
 def train_run(args, candidates, lang, rng, show_rng, selection, run):
-    """One run in the autograd engine: train() its network, or train_candidates() its candidates."""
+    """One run in the autograd engine: train() its network, or train_candidates() or
+    train_keeping_best() its candidates."""
     log = Log(args, lang, [show_rng], [run])
     chunks = string_chunks(lang, rng, num_strings(args))
     try:
+        if args.keep_best:
+            return train_keeping_best(args, candidates, lang, chunks, log, selection, run)
         if len(candidates) == 1:
             return train(args, candidates[0], lang, chunks, log, run)
         return train_candidates(args, candidates, lang, chunks, log, selection, run)

@@ -18,6 +18,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import seq_plot  # noqa: E402
+import seq_setup  # noqa: E402
 
 PIECES = [('plots only', []), ('--trajectory', ['--trajectory']), ('--fsm', ['--fsm']),
           ('--fixed_points', ['--fixed_points']), ('--test_length 2L', None), ('--analyse', ['--analyse'])]
@@ -29,7 +30,7 @@ def main():
     bench, flags = parser.parse_known_args()
     flags = flags or ['--lang', 'anb2n']
     args = seq_plot.parse_args(flags)                  # the flags' own errors, before any work
-    seq_plot.find_checkpoint(args)                     # and the checkpoint's --length
+    seq_setup.find_checkpoint(args)                    # and the checkpoint's --length
     with tempfile.TemporaryDirectory() as plots:
         for title, extra in PIECES:
             extra = ['--test_length', str(2 * args.length)] if extra is None else extra

@@ -87,10 +87,12 @@ def test_anbn_targets_states_and_determined_steps(name):
 
 
 def test_anbn_bad_parameters():
-    with pytest.raises(UserError, match='length'):
+    with pytest.raises(ValueError, match='length >= 1'):
         AnBn('anbn', 0)
-    with pytest.raises(UserError, match='unknown language'):
+    with pytest.raises(ValueError, match='name is one of anbn, anbncn'):
         AnBn('anbncndn', 4)
+    with pytest.raises(ValueError, match='at least 1'):
+        Reber(False, 0)
 
 
 # ---------------------------------------------------------------- Reber
@@ -131,8 +133,6 @@ def test_embedded_reber_strings_repeat_their_t_or_p():
 def test_reber_minimum_length_and_bad_length(monkeypatch):
     batch = Reber(length=12).batch(100, np.random.default_rng(5))
     assert (batch.length + 1 >= 12).all()
-    with pytest.raises(UserError):
-        Reber(length=0)
     monkeypatch.setattr(reber, 'MAX_ROUNDS', 5)
     with pytest.raises(UserError, match='too rare'):
         Reber(length=200).batch(3, np.random.default_rng(5))

@@ -212,7 +212,7 @@ KEPT = re.compile(r'(?:run (\d+): )?kept candidate (\d+) of 3 after 150 strings 
 def test_candidates_give_the_same_pick_and_weights_in_both_engines(tmp_path, capsys):
     # two runs of three candidates each, compared half way through a chunk (after 150 of 300 strings)
     args = seq_train.parse_args(['--lang', 'anbn', '--length', '3', '--epoch', '0.3', '--candidates', '3',
-                                 '--pick_at', '0.5', '--seed', '7', '--out_path', str(tmp_path)])
+                                 '--pick_at', '0.5', '--keep_best', '0', '--seed', '7', '--out_path', str(tmp_path)])
     lang = seq_setup.build_language(args)
     seeds = [7, 8]
     candidates = lambda: [[net.double() for net in seq_setup.build_candidates(args, lang, seed)] for seed in seeds]
@@ -235,7 +235,7 @@ def test_candidates_give_the_same_pick_and_weights_in_both_engines(tmp_path, cap
 
 def test_the_kept_candidate_was_the_best_on_the_selection_strings_and_goes_on_with_its_optimizer_state(tmp_path, capsys):
     args = seq_train.parse_args(['--lang', 'anbn', '--length', '3', '--epoch', '0.3', '--candidates', '3',
-                                 '--pick_at', '0.5', '--seed', '8', '--out_path', str(tmp_path)])
+                                 '--pick_at', '0.5', '--keep_best', '0', '--seed', '8', '--out_path', str(tmp_path)])
     lang = seq_setup.build_language(args)
     rng, show_rng = seq_setup.make_rngs(8)
     selection = seq_setup.selection_strings(args, lang, 8)
@@ -260,6 +260,50 @@ def test_the_kept_candidate_was_the_best_on_the_selection_strings_and_goes_on_wi
     alone[int(kept)].copy_to([twin])
     for p, q in zip(kept_net.parameters(), twin.parameters()):
         assert torch.equal(p, q)
+
+
+KEPT_SEEN = re.compile(r'(?:run (\d+): )?kept candidate (\d+) of 3 after (\d+) strings')
+
+
+@pytest.mark.parametrize('select, lang_name', [('right', 'anbn'), ('count', 'anb2n')])
+def test_keeping_the_best_seen_gives_the_same_networks_in_both_engines(select, lang_name, tmp_path, capsys):
+    # two runs of three candidates, compared after 60, 160, 260 and 300 strings
+    args = seq_train.parse_args(['--lang', lang_name, '--length', '3', '--epoch', '0.3', '--candidates', '3',
+                                 '--pick_at', '0.2', '--keep_best', '100', '--select', select, '--seed', '3',
+                                 '--out_path', str(tmp_path)])
+    assert seq_setup.comparisons_due(args) == {60, 160, 260, 300}
+    lang = seq_setup.build_language(args)
+    seeds = [3, 4]
+    candidates = lambda: [[net.double() for net in seq_setup.build_candidates(args, lang, seed)] for seed in seeds]
+    selections = [seq_setup.selection_strings(args, lang, seed) for seed in seeds]
+    rngs = lambda: list(zip(*[seq_setup.make_rngs(seed) for seed in seeds]))
+    fast = seq_fast.train_together(args, candidates(), lang, *rngs(), selections, [0, 1])
+    fast_kept = KEPT_SEEN.findall(capsys.readouterr().out)
+    auto = [seq_train.train_run(args, run_candidates, lang, rng, show_rng, selection, run)
+            for run, (run_candidates, rng, show_rng, selection) in enumerate(zip(candidates(), *rngs(), selections))]
+    auto_kept = KEPT_SEEN.findall(capsys.readouterr().out)
+    assert fast_kept == auto_kept and len(fast_kept) == 2
+    for p, q in zip(fast, auto):
+        for (name, a), b in zip(p.named_parameters(), q.parameters()):
+            torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-7, msg=name)
+    # run 0's network is its candidate `kept` as it was after `after` strings, and no candidate
+    # scored better at any comparison
+    strings = lang.batch(300, np.random.default_rng(3))
+    rates = [seq_setup.learning_rate(args, s) for s in range(300)]
+    seen = {}
+    for k, net in enumerate(seq_setup.build_candidates(args, lang, 3)):
+        net = net.double()
+        trainer, done = seq_fast.FastTrainer([net], args.optim, args.lr, clip=args.clip), 0
+        for due in sorted(seq_setup.comparisons_due(args)):
+            trainer.train_chunk([strings.part(done, due)], rates[done:due])
+            trainer.copy_to([net])
+            seen[k, due] = seq_setup.best_candidate([net], lang, selections[0], select)[1][0], copy.deepcopy(net)
+            done = due
+    _, kept, after = fast_kept[0]
+    score, net = seen[int(kept), int(after)]
+    for a, b in zip(net.parameters(), fast[0].parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-7)
+    assert not any(seq_setup.improves(select, other, score) for other, _ in seen.values())
 
 
 @pytest.mark.slow

@@ -122,7 +122,6 @@ TRAIN_CASES = {
     '--recipe count for the srn': (['--recipe', 'count', '--lang', 'anbn'], '(set by --recipe count) are for --model lstm'),
     '--recipe count for reber': (['--recipe', 'count', '--lang', 'reber', '--model', 'lstm'], 'for the anbn family'),
     '--select count for reber': (['--select', 'count', '--lang', 'reber'], 'for the anbn family'),
-    '--keep_best with autograd': (['--keep_best', '100', '--engine', 'autograd'], 'needs the fast engine'),
 }
 
 # seq_plot.py: (what goes at net/anb2n_srn2_1.pth, flags, the message expected)

@@ -6,12 +6,10 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.image import imread as plt_image
-from matplotlib.text import Text
 
 import seq_plot
 from common import UserError, run_main
-from kit import run_script
+from kit import picture_problems, run_script
 from seq_checkpoints import checkpoint_path, epoch_tag, load_checkpoint, save_checkpoint
 from seq_models import LSTM_model, SRN_model
 
@@ -105,7 +103,7 @@ def test_settings_and_lstm_gate_blocks_are_printed(tmp_path, capsys):
 
 def test_time_plot_legend_lies_outside_the_data(tmp_path, monkeypatch):
     figures = {}
-    monkeypatch.setattr(seq_plot, 'save_figure', lambda fig, path: figures.update({path: fig}))
+    monkeypatch.setattr(seq_plot, 'save_png', lambda fig, path: figures.update({path: fig}))
     save(tmp_path / 'net', thousands=1)
     plot(tmp_path, '--lang', 'anb2n', '--epoch', '1')
     fig = figures[str(tmp_path / 'plot' / 'anb2n_srn2_1_time.png')]
@@ -117,14 +115,11 @@ def test_time_plot_legend_lies_outside_the_data(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- every picture: size, text, key, title
 
-HALF_A4 = (8.3, 5.8)      # inches, at save_figure's 120 dots an inch
-
-
 def draw_all(tmp_path, monkeypatch, *flags):
     """Plot an LSTM of anb2nc3n with `flags`, saving for real -> {file name: figure}."""
     figures = {}
-    real = seq_plot.save_figure
-    monkeypatch.setattr(seq_plot, 'save_figure', lambda fig, path: figures.update({os.path.basename(path): fig})
+    real = seq_plot.save_png
+    monkeypatch.setattr(seq_plot, 'save_png', lambda fig, path: figures.update({os.path.basename(path): fig})
                         or real(fig, path))
     torch.manual_seed(3)
     save(tmp_path / 'net', LSTM_model(3, 3, 3), thousands=1, lang='anb2nc3n', model='lstm', hid=3, **EXTRAS)
@@ -140,12 +135,7 @@ def test_every_picture_fits_half_a_page_readably_and_says_what_it_shows(tmp_path
             'anb2nc3n_lstm3_1_c_trajectory.png', 'anb2nc3n_lstm3_1_fixed_points.png'} <= set(figures)
     titles = set()
     for name, fig in figures.items():
-        height, width = plt_image(tmp_path / 'plot' / name).shape[:2]
-        assert width <= HALF_A4[0] * 120 and height <= HALF_A4[1] * 120, name
-        FigureCanvasAgg(fig).draw()
-        texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
-        small = [(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < 8]
-        assert not small, (name, small)
+        assert not picture_problems(fig, tmp_path / 'plot' / name), name
         keys = [ax for ax in fig.axes if ax.get_legend() or hasattr(ax, '_colorbar')] + fig.legends
         assert keys, f'{name} has no legend or colour bar'
         title = fig.get_suptitle()
