@@ -104,8 +104,14 @@ def default_table(recipes=True):
              'thousands of strings):\n' + '\n'.join(rows))
     if not recipes:
         return table
-    return table + '\n\nrecipes:\n' + '\n'.join(f'  {name:8} ' + ', '.join(f'--{k} {v}' for k, v in r.items())
-                                              for name, r in RECIPES.items())
+    def flag(key, value):          # as typed: --peephole/--no-peephole, --gate_bias=-1,1,0
+        if isinstance(value, bool):
+            return f'--{key}' if value else f'--no-{key}'
+        return f'--{key}={value}' if str(value).startswith('-') else f'--{key} {value}'
+    lines = [f'  {name:8} ' + ', '.join(flag(k, v) for k, v in r.items()) for name, r in RECIPES.items()]
+    lines += ['  count sets per language too (the LSTM, the anbn family; trained on n <= --length):'] + [
+        f'    {lang:9} ' + ', '.join(flag(k, v) for k, v in values.items()) for lang, values in COUNT_DEFAULTS.items()]
+    return table + '\n\nrecipes (a flag given overrides its recipe):\n' + '\n'.join(lines)
 
 
 def add_language_flags(parser):

@@ -7,8 +7,10 @@ import struct
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import numpy as np
+import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.image import imread
 from matplotlib.text import Text
@@ -66,6 +68,39 @@ def run_script(script, *args, cwd=None, timeout=600):
 
 
 # ---------------------------------------------------------------- pictures for a report
+
+def snapshot(folder, skip=()):
+    """Every file and folder under `folder` (but the top-level names in skip), with its bytes."""
+    return {str(p): (p.read_bytes() if p.is_file() else None) for p in sorted(Path(folder).rglob("*"))
+            if p.relative_to(folder).parts[0] not in skip}
+
+
+def assert_fails_well(main, argv, message, capsys, folder, skip=(), program=None):
+    """The harness of every script's table of bad inputs: main(argv), run as the command line
+    runs it, must end with exit status 2, `message` in the last line of stderr, no traceback, and
+    nothing under `folder` written, changed or removed. What it prints is one line of the kit's
+    own ("error: ..."), or argparse's usage and then its one line (`program`: the script's name
+    in it). Returns what it printed, stdout and stderr together."""
+    from common import run_main
+    before = snapshot(folder, skip)
+    old_argv = sys.argv
+    sys.argv = [program or "script.py", *argv]     # argparse names the program from it
+    try:
+        with pytest.raises(SystemExit) as stop:    # any other exception fails with its traceback
+            run_main(lambda: main(argv))
+    finally:
+        sys.argv = old_argv
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert stop.value.code == 2, err
+    assert "Traceback" not in out + err and message in lines[-1], err
+    if lines[0].startswith("usage: "):
+        assert ": error: " in lines[-1] and not lines[-1].startswith("error: "), err
+    else:
+        assert lines == [lines[-1]] and lines[-1].startswith("error: "), err
+    assert snapshot(folder, skip) == before
+    return out + err
+
 
 def drawn_texts(fig):
     """The texts the figure shows, with their boxes in pixels: every non-empty visible text, the

@@ -105,9 +105,15 @@ def test_every_flag_states_the_default_it_has(script):
 
 
 def test_the_recipes_in_the_help_are_the_recipes():
-    epilog = seq_train.make_parser().epilog
+    # each recipe's line of the help, given back as flags, sets exactly what the recipe sets
+    parser = seq_train.make_parser()
+    as_flags = lambda line: [word for flag in line.split(', ') for word in flag.split(' ')]
     for name, recipe in seq_setup.RECIPES.items():
-        assert f'  {name:8} ' + ', '.join(f'--{k} {v}' for k, v in recipe.items()) in epilog
+        args = parser.parse_args(as_flags(re.search(rf'^  {name} +(--.*)$', parser.epilog, re.M)[1]))
+        assert {key: getattr(args, key) for key in recipe} == recipe, name
+    for lang, values in seq_setup.COUNT_DEFAULTS.items():
+        args = parser.parse_args(as_flags(re.search(rf'^    {lang} +(--.*)$', parser.epilog, re.M)[1]))
+        assert {key: getattr(args, key) for key in values} == values, lang
 
 
 def test_a_diverging_run_ends_with_an_error_and_no_nan_checkpoint(tmp_path, monkeypatch):
