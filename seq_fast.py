@@ -507,10 +507,11 @@ def train_strings(is_lstm, bce, theta, weights, grad, grads, state1, state2, ste
 
 
 @jit
-def string_margins(is_lstm, bce, weights, seq, length, determined, margins, work):
+def string_margins(is_lstm, bce, weights, seq, length, determined, margins, right, work):
     """margins[s, r]: the smallest margin, over the determined steps of string s (seq[s], the
     same string for every run), by which run r's output for the symbol that follows beats its
-    largest output for another (as seq_models.determined_margins)."""
+    largest output for another (as seq_models.determined_margins); right[s, r]: at how many of
+    them that margin is positive (the symbol that follows is the most likely)."""
     x, prob = work[0], work[5]
     O = prob.shape[0]
     S, R = margins.shape
@@ -523,6 +524,7 @@ def string_margins(is_lstm, bce, weights, seq, length, determined, margins, work
         forward(is_lstm, bce, weights, x, lengths_of, work)
         for r in range(R):
             margins[s, r] = np.inf
+            right[s, r] = 0
         for t in range(length[s]):
             if determined[s, t]:
                 following = seq[s, t + 1]
@@ -533,6 +535,7 @@ def string_margins(is_lstm, bce, weights, seq, length, determined, margins, work
                             other = prob[o, t, r]
                     margin = prob[following, t, r] - other
                     margins[s, r] = margin if margin < margins[s, r] else margins[s, r]
+                    right[s, r] += margin > 0
 
 
 # ---------------------------------------------------------------- the trainer seq_train.py uses
@@ -613,12 +616,25 @@ class RunGroup:
         """The error of each string of batches[r] under run r's current weights -> (R, count)."""
         return self.run(batches, False)
 
-    def margins(self, batch):
-        """string_margins of every string of one StringBatch under each run's weights -> (R, count)."""
-        margins = np.empty((len(batch.length), self.runs))
-        string_margins(self.is_lstm, self.bce, self.arrays(self.weights), batch.seq, batch.length,
-                       batch.determined, margins, self.workspace(batch.length.max()))
-        return margins.T
+    def margins(self, batches):
+        """string_margins of every string of batches[r] under run r's weights -> (margins,
+        determined steps right), each (R, count). Runs given the same batch (the same object)
+        one after the other are computed together, in the lanes."""
+        weights = self.arrays(self.weights)
+        count = len(batches[0].length)
+        margins, right = np.empty((2, self.runs, count))
+        a = 0
+        while a < self.runs:
+            b = a + 1
+            while b < self.runs and batches[b] is batches[a]:
+                b += 1
+            batch, lanes = batches[a], tuple(np.ascontiguousarray(w[..., a:b]) for w in weights)
+            found = np.empty((2, count, b - a))
+            string_margins(self.is_lstm, self.bce, lanes, batch.seq, batch.length, batch.determined, found[0],
+                           found[1], workspace(self.is_lstm, self.num_hid, self.num_out, b - a, batch.length.max()))
+            margins[a:b], right[a:b] = found[0].T, found[1].T
+            a = b
+        return margins, right
 
     def gradients(self, batches):
         """{name: gradient (parameter shape + (R,))} of the loss of each run's first string."""
@@ -702,8 +718,15 @@ class FastTrainer:
     def margins(self, batch):
         """The margins of every string of `batch` under each run's weights, as
         seq_models.determined_margins gives them -> (R, count)."""
-        return np.concatenate(self._each_group(lambda group, part: group.margins(batch),
+        return np.concatenate(self._each_group(lambda group, part: group.margins(part)[0],
                                                [batch] * self.bounds[-1][1]))
+
+    def evaluate(self, batches):
+        """seq_models.evaluate of batches[r] under run r's weights -> [(mean error, fraction of the
+        determined steps predicted right)], one per run."""
+        errors = self.errors(batches)
+        right = np.concatenate(self._each_group(lambda group, part: group.margins(part)[1], batches))
+        return [(e.mean(), r.sum() / b.determined.sum()) for e, r, b in zip(errors, right, batches)]
 
     def gradients(self, batches):
         """Gradients of the loss of the first string of each run's batch, without training:
@@ -848,10 +871,8 @@ def compare_lanes(args, engine, lanes, candidates, lang, selections, kept, nets,
     if args.select == 'count':
         ns = same_n_of(lang, selections[0])
         scores = [count_score(ns, row) for row in engine.margins(selections[0])]
-    else:
-        engine.copy_to(lanes)
-        scores = [score for run, selection in zip(candidates, selections)
-                  for score in best_candidate(run, lang, selection)[1]]
+    else:                                       # each run has selection strings of its own
+        scores = engine.evaluate([selection for selection in selections for _ in range(width)])
     order = best_count if args.select == 'count' else best
     for i in range(len(nets)):
         row = scores[i * width:(i + 1) * width]

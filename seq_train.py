@@ -296,7 +296,10 @@ def main(argv=None):
     rngs, show_rngs = zip(*[make_rngs(seed) for seed in seeds])
     selections = [selection_strings(args, lang, seed) for seed in seeds]
     runs = f'{args.runs} runs, ' if args.runs > 1 else ''
-    pick = f', best of {args.candidates} after {pick_step(args)} strings' if args.candidates > 1 else ''
+    if args.keep_best:
+        pick = f', best of {args.candidates} seen (compared every {args.keep_best} strings from {pick_step(args)})'
+    else:
+        pick = f', best of {args.candidates} after {pick_step(args)} strings' if args.candidates > 1 else ''
     print(f'{lang!r}, {args.model.upper()} with {args.hid} hidden units, {runs}{num_strings(args)} strings, '
           f'{args.recipe} recipe: {args.optim} lr {args.lr:g} ({args.schedule}), clip {args.clip:g}{pick}, '
           f'{args.engine} engine')

@@ -355,6 +355,19 @@ def test_a_damaged_compile_cache_is_cleared_and_other_errors_are_not(monkeypatch
 
 @pytest.mark.parametrize('loss', LOSSES)
 @pytest.mark.parametrize('model, peephole', KINDS)
+def test_evaluate_matches_torch_with_strings_of_each_run(model, peephole, loss):
+    lang = AnBn('anb2nc3n', 3)
+    nets = [random_net(model, lang, 3, seed, peephole, loss) for seed in range(5)]
+    first, second = (lang.batch(50, np.random.default_rng(seed)) for seed in (1, 2))
+    batches = [first, first, second, first, second]       # lanes of one batch run together
+    for net, batch, (error, right) in zip(nets, batches, seq_fast.FastTrainer(nets, threads=1).evaluate(batches)):
+        expected_error, expected_right = evaluate(net, lang, batch)
+        assert error == pytest.approx(expected_error, rel=1e-10) and right == pytest.approx(expected_right, abs=1e-12)
+        assert 0 < right < 1                              # a test that counts: some right, some wrong
+
+
+@pytest.mark.parametrize('loss', LOSSES)
+@pytest.mark.parametrize('model, peephole', KINDS)
 def test_margins_on_same_n_strings_match_torch(model, peephole, loss):
     lang = AnBn('anbncn', 3)
     nets = [random_net(model, lang, 3, seed, peephole, loss) for seed in range(5)]
