@@ -835,8 +835,9 @@ def train_together(args, candidates, lang, rngs, show_rngs, selections, runs):
 def keep_best_seen(args, candidates, lang, rngs, show_rngs, selections, runs):
     """train_together with --keep_best, as seq_train.train_keeping_best does: every candidate of
     every run trains to the end; from the pick on, every --keep_best strings and at the end, each
-    is scored on its run's selection strings (in the engine with --select count), and each run
-    keeps a copy of the best network seen, which is the one printed, saved, and returned."""
+    is scored on its run's selection strings (in the engine), and each run keeps a copy of the
+    best network seen, which is the one printed, saved, and returned (with the training errors of
+    the candidate it was copied from)."""
     width = len(candidates[0])
     lanes = [net for run in candidates for net in run]
     engine = make_engine(args, lanes, lang)
@@ -857,7 +858,8 @@ def keep_best_seen(args, candidates, lang, rngs, show_rngs, selections, runs):
                     nets = compare_lanes(args, engine, lanes, candidates, lang, selections, kept, nets, step + b)
             step += count
             log.tick(count)
-            end_of_chunk(args, log, nets, runs, np.concatenate(errors, axis=1)[::width], step)
+            shown = [i * width + (0 if seen is None else seen[1]) for i, seen in enumerate(kept)]
+            end_of_chunk(args, log, nets, runs, np.concatenate(errors, axis=1)[shown], step)
         log.picked([k for _, k, _ in kept], [[score] for score, _, _ in kept], [s for *_, s in kept])
     finally:
         log.close()

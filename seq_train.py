@@ -147,11 +147,12 @@ def train_keeping_best(args, candidates, lang, chunks, log, selection, run=None)
     """A run with --keep_best: every candidate trains to the end with its own optimizer; from the
     pick on, every --keep_best strings and at the end, they are compared on the `selection`
     strings, and the run keeps a copy of the best network seen so far (a network that had solved
-    the task can slip late on rare strings; the copy has not). The copy is the network printed,
-    saved and returned; until the first comparison that is the first candidate."""
+    the task can slip late on rare strings; the copy has not). The copy is the network printed
+    (with the training errors of the candidate it came from), saved and returned; until the first
+    comparison that is the first candidate."""
     optimizers = [make_optimizer(args, net) for net in candidates]
     due, step = comparisons_due(args), 0
-    shown, kept = candidates[0], None               # kept: (score, candidate, strings) of the best seen
+    shown, kept = candidates[0], (None, 0, 0)       # kept: (score, candidate, strings) of the best seen
     quiet = lambda count: None
     for batch in chunks:
         count = len(batch.length)
@@ -159,15 +160,15 @@ def train_keeping_best(args, candidates, lang, chunks, log, selection, run=None)
         errors = []
         for start, stop in zip(cuts[:-1], cuts[1:]):
             part = batch.part(start, stop)
-            trained = [train_strings(args, net, optimizer, lang, part, step + start, log.tick if k == 0 else quiet)
-                       for k, (net, optimizer) in enumerate(zip(candidates, optimizers))]
-            errors.append(trained[0])               # the first candidate's errors are the ones printed
+            errors.append([train_strings(args, net, optimizer, lang, part, step + start, log.tick if k == 0 else quiet)
+                           for k, (net, optimizer) in enumerate(zip(candidates, optimizers))])
             if step + stop in due:
                 k, scores = best_candidate(candidates, lang, selection, args.select)
-                if improves(args.select, scores[k], kept and kept[0]):
+                if improves(args.select, scores[k], kept[0]):
                     kept, shown = (scores[k], k, step + stop), copy.deepcopy(candidates[k])
         step += count
-        end_of_chunk(args, log, [shown], [run], np.concatenate(errors)[None], step)
+        # printed: the training errors of the candidate the network shown was copied from
+        end_of_chunk(args, log, [shown], [run], np.concatenate([part[kept[1]] for part in errors])[None], step)
     log.picked([kept[1]], [[kept[0]]], [kept[2]])
     return shown
 
