@@ -30,6 +30,8 @@ from check_plots import clip_line, lines_picture, network_numbers, network_pictu
 from common import UserError, pyplot, run_main
 from kit import assert_fails_well, picture_problems
 
+pytestmark = pytest.mark.xdist_group("test_check")  # its module fixtures are made once, on one worker
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(REPO, "check.csv")
 FIXTURES = os.path.join(REPO, "tests", "fixtures", "check")

@@ -24,6 +24,8 @@ from kit import FIXTURES
 from seq_models import make_model
 from teacher import grade, sandbox
 
+pytestmark = pytest.mark.xdist_group("test_grade")  # its module fixtures are made once, on one worker
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRET = "TOP-SECRET-ANSWER-KEY"
 ISOLATION = sandbox.Isolation()

@@ -16,6 +16,8 @@ from common import UserError, run_main
 from teacher import release
 from kit import make_kmnist
 
+pytestmark = pytest.mark.xdist_group("test_teacher")  # its module fixtures are made once, on one worker
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARKED = ("kuzu.py", "check.py")
 
