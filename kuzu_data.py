@@ -6,12 +6,13 @@ tensors, so training never touches a per-sample Dataset or transform.
 """
 import contextlib
 import io
+import math
 import os
 import shutil
+import struct
 
 import torch
 import torch.nn.functional as F
-import torchvision
 
 from common import UserError
 
@@ -32,6 +33,7 @@ def load_split(data_dir, train, device="cpu"):
     labels: int64 (N,). Downloads with torchvision when the files are missing;
     a failed download or an unreadable file becomes a one-line UserError.
     """
+    prefix = "train" if train else "t10k"
     if os.path.exists(data_dir) and not os.path.isdir(data_dir):
         raise UserError(f"--data_dir {data_dir} is a file, not a folder")
     folder = raw_folder(data_dir)
@@ -39,13 +41,13 @@ def load_split(data_dir, train, device="cpu"):
     try:
         if missing:
             _download(data_dir)
-        dataset = torchvision.datasets.KMNIST(data_dir, train=train, download=False)
+        images = read_idx(os.path.join(folder, f"{prefix}-images-idx3-ubyte"))
+        labels = read_idx(os.path.join(folder, f"{prefix}-labels-idx1-ubyte")).long()
     except UserError:
         raise
-    except Exception as err:  # torchvision raises bare RuntimeError/ValueError on bad files
+    except (OSError, ValueError, struct.error) as err:
         raise UserError(f"KMNIST files in {folder} are truncated or corrupt ({err}); "
                         f"delete them and download or copy them again") from None
-    images, labels = dataset.data, dataset.targets
     if images.dim() != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels) \
             or len(labels) == 0 or labels.min() < 0 or labels.max() >= len(CLASSES):
         raise UserError(f"KMNIST files in {folder} do not hold 28x28 images with labels 0-9")
@@ -53,9 +55,27 @@ def load_split(data_dir, train, device="cpu"):
     return images.unsqueeze(1), labels.to(device)
 
 
+def read_idx(path):
+    """An IDX file of unsigned bytes, the MNIST family's format (two zero bytes, the type 8, the
+    number of dimensions, each size as a big-endian 32-bit integer, then the values) -> a uint8
+    tensor of that shape. torchvision reads them the same way; reading them here spares every
+    run the second or so that importing torchvision takes."""
+    with open(path, "rb") as file:
+        data = file.read()
+    if len(data) < 4 or data[:3] != b"\x00\x00\x08":
+        raise ValueError(f"{os.path.basename(path)} is not an IDX file of unsigned bytes")
+    dims = data[3]
+    shape = struct.unpack(f">{dims}I", data[4:4 + 4 * dims])
+    values = data[4 + 4 * dims:]
+    if len(values) != math.prod(shape):
+        raise ValueError(f"{os.path.basename(path)} holds {len(values):,} values for a shape of {shape}")
+    return torch.frombuffer(bytearray(values), dtype=torch.uint8).reshape(shape)
+
+
 def _download(data_dir):
     """Let torchvision fetch the four files; offline, say exactly what is needed, and remove
     the folders this attempt made, so that a mistyped --data_dir leaves nothing behind."""
+    import torchvision                      # only here: it takes a second to import
     made = _first_missing_folder(raw_folder(data_dir))
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # silence the per-mirror chatter

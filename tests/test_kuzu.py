@@ -15,8 +15,6 @@ import kuzu_nets
 import kuzu_plots
 from kit import FIXTURES, assert_fails_well, kit_copy, make_kmnist, picture_problems, run_script
 
-pytestmark = pytest.mark.xdist_group("test_kuzu")  # its module fixtures are made once, on one worker
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_DATA = os.path.join(ROOT, "..", "shared", "data", "kmnist-7k")
 
