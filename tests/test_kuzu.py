@@ -13,7 +13,7 @@ import kuzu_data
 import kuzu_main
 import kuzu_nets
 import kuzu_plots
-from kit import FIXTURES, assert_fails_well, kit_copy, make_kmnist, picture_problems, run_script
+from kit import FIXTURES, assert_fails_well, kit_copy, make_kmnist, picture_problems, run_script, write_idx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_DATA = os.path.join(ROOT, "..", "shared", "data", "kmnist-7k")
@@ -218,6 +218,18 @@ def test_truncated_file_gives_one_line_error(data_dir):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "truncated or corrupt" in lines[0]
+
+
+def test_idx_files_read_as_written_and_damaged_ones_refused(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
+    write_idx(tmp_path / "good", images)
+    assert torch.equal(kuzu_data.read_idx(tmp_path / "good"), torch.from_numpy(images))
+    (tmp_path / "short").write_bytes((tmp_path / "good").read_bytes()[:-1])
+    (tmp_path / "text").write_bytes(b"not an idx file")
+    for name, message in [("short", "holds 2,351 values for a shape of (3, 28, 28)"),
+                          ("text", "is not an IDX file of unsigned bytes")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            kuzu_data.read_idx(tmp_path / name)
 
 
 def test_unknown_net_is_an_argparse_error():
