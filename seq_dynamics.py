@@ -665,10 +665,7 @@ def extract_counter_machine(states, lang):
     units = [max(candidates, key=lambda u: r2[u]) for k in range(counts.shape[1])
              if (candidates := [u for u in np.flatnonzero(r2 >= COUNTER_R2) if carried[u] == k])]
     units = np.array(units, dtype=np.int64)
-    # the counters in counts: the counting units less their phases' offsets, solved for the counts
-    # they carry together (a unit may carry a little of another counter too)
-    mixing = slopes[np.ix_(units, carried[units])]
-    level = np.linalg.solve(mixing, (states.points[:, units] - offsets[units][:, phase].T).T).T
+    level = counter_levels(states.points[:, units], counts[:, carried[units]], phase, start)
     before = np.where(states.first, start, np.roll(phase, 1))
     moved = level - np.where(states.first[:, None], 0, np.roll(level, 1, axis=0))
     num_symbols = lang.num_symbols
@@ -677,16 +674,61 @@ def extract_counter_machine(states, lang):
     np.add.at(change, (before, states.symbol), moved)
     np.add.at(taken, (before, states.symbol), 1)
     change /= np.maximum(taken, 1)[..., None]
-    step = np.rint(change).astype(np.int64)
     string = np.cumsum(states.first) - 1
-    added = np.cumsum(step[before, states.symbol], axis=0)
-    counted = added - (added - step[before, states.symbol])[states.first][string]
+    step = integer_steps(change, level, before, states.symbol, states.first, string)
+    counted = running_counts(step, before, states.symbol, states.first, string)
     tally = np.zeros((start + 1, num_symbols, 3 ** len(units), start), dtype=np.int64)
     np.add.at(tally, (before, states.symbol, sign_code(counted), phase), 1)
     next_state = np.where(tally.sum(axis=3) > 0, tally.argmax(axis=3), -1)
     phases = [(int(v // (1 << base)), int(v % (1 << base))) for v in values]
     return CounterMachine(phases, [counter_names(lang)[k] for k in carried[units]], carried[units], units,
                           slopes, offsets, r2, change, step, next_state)
+
+
+def running_counts(step, before, symbol, first, string):
+    """The machine's counters after every step (N, J): each string's running sum of step[state
+    before, symbol read]."""
+    added = np.cumsum(step[before, symbol], axis=0)
+    return added - (added - step[before, symbol])[first][string]
+
+
+def integer_steps(change, level, before, symbol, first, string, doubt=0.25):
+    """What the machine adds to each counter per (state, symbol): the mean change rounded, except
+    where it is not near a whole number (a reading of the units that bends at the start of a
+    phase, say +1.5 for the first A): there, of the two whole numbers around it, the ones whose
+    running sums follow the readings `level` best over all the strings."""
+    step = np.rint(change).astype(np.int64)
+    doubtful = np.argwhere(np.abs(change - step) > doubt)
+    if len(doubtful) > 10:                      # too many to try every choice: keep the rounding
+        return step
+    best, best_error = step, np.inf
+    for choice in itertools.product((0, 1), repeat=len(doubtful)):
+        trial = step.copy()
+        for (q, s, j), up in zip(doubtful, choice):
+            trial[q, s, j] = np.floor(change[q, s, j]) + up
+        error = ((running_counts(trial, before, symbol, first, string) - level) ** 2).sum()
+        if error < best_error:
+            best, best_error = trial, error
+    return best
+
+
+def counter_levels(points, counts, phase, phases):
+    """What the counting units say the counters are at each step (N, J): within each phase, the
+    units' values (N, J) read back through a line fitted in that phase alone (a network's steps
+    may differ a little between phases, say +0.98 a count for an A and -1.00 for a B, which one
+    line over all phases would turn into offsets that shift every step's reading). A counter that
+    a phase holds constant (such as #b-#c while A's are read) is that constant there."""
+    level = np.empty(counts.shape)
+    for p in range(phases):
+        rows = phase == p
+        varying = np.flatnonzero(np.ptp(counts[rows], axis=0) > 0)
+        level[rows] = counts[rows].mean(axis=0)
+        if varying.size:
+            design = np.hstack([counts[rows][:, varying], np.ones((rows.sum(), 1))])
+            fit = np.linalg.lstsq(design, points[rows], rcond=None)[0]         # (varying + 1, J)
+            read = np.linalg.lstsq(fit[:-1].T, (points[rows] - fit[-1]).T, rcond=None)[0].T
+            level[np.ix_(rows, varying)] = read
+    return level
 
 
 def run_counter_machine(machine, seq, length):

@@ -432,3 +432,15 @@ def test_fixed_point_labels_say_eigenvalues_not_coordinates():
     labels = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert len(labels) == len([p for p in points if p.symbol < 2]) > 0
     assert all(re.fullmatch(r'(attracting|repelling|saddle)\neigenvalues -?\d\.\d\d(, -?\d\.\d\d)*', t) for t in labels)
+
+
+def test_a_step_that_is_not_near_a_whole_number_is_the_one_whose_running_sums_fit():
+    # two strings of four A's from the start state (2): the units read 1.5 after the first A
+    # (their line bends there), then 2, 3, 4; the first step's mean, 1.5, rounds either way
+    before = np.array([2, 0, 0, 0] * 2)
+    first = np.array([True, False, False, False] * 2)
+    level = np.array([1.5, 2, 3, 4] * 2, dtype=float)[:, None]
+    change = np.zeros((3, 1, 1))
+    change[2, 0, 0], change[0, 0, 0] = 1.5, 2.5 / 3
+    step = dyn.integer_steps(change, level, before, np.zeros(8, dtype=np.int64), first, np.cumsum(first) - 1)
+    assert step[2, 0, 0] == 1 and step[0, 0, 0] == 1
