@@ -264,14 +264,17 @@ def bezier(a, b, rad, points=24):
     return (1 - t) ** 2 * a + 2 * t * (1 - t) * control + t ** 2 * b
 
 
-def label_place(path, bands):
+def label_place(path, bands, placed, clearance):
     """Where on an arrow's path its label goes: the point nearest the middle outside every band
-    of heights (low, high) that a row label takes."""
+    of heights (low, high) that a row label takes and at least `clearance` from the labels
+    `placed` already (the point is added to them)."""
     middle = len(path) // 2
-    for i in sorted(range(1, len(path) - 1), key=lambda i: abs(i - middle)):
-        if not any(low <= path[i][1] <= high for low, high in bands):
-            return path[i]
-    return path[middle]
+    clear = lambda p: (not any(low <= p[1] <= high for low, high in bands)
+                       and all(np.abs(p - q).max() >= clearance for q in placed))
+    spot = next((path[i] for i in sorted(range(1, len(path) - 1), key=lambda i: abs(i - middle))
+                 if clear(path[i])), path[middle])
+    placed.append(spot)
+    return spot
 
 
 def route(a, b, others, radius, bent):
@@ -321,9 +324,11 @@ def fsm_figure(plt, machine, comparison, lang, run):
     labelled = len(places) <= MAX_DRAWN + 1
     columns = max(c for _, c in places.values()) - min(c for _, c in places.values()) + 1
     rows = int(max(r for r, _ in places.values())) + 1
-    gap = 2.0 if labelled else 1.6
-    inch = min(0.7, (WIDTH - 0.4) / (columns + 0.8), (HEIGHT - 1.6) / (rows * gap))    # inches a column
     radius = 0.3 if labelled else 0.2
+    inch = min(0.7, (WIDTH - 0.4) / (columns + 0.8))                                    # inches a column
+    line = SMALL / 72 / inch      # a line of text, in columns: rows keep a row label and counts apart
+    gap = 2.0 if labelled else max(1.6, 2 * radius + 0.4 + 2 * line)
+    inch = min(inch, (HEIGHT - 1.6) / (rows * gap))
     position = {key: np.array([c, -r * gap]) for key, (r, c) in places.items()}
     fig, ax = plt.subplots(figsize=(min(WIDTH, inch * (columns + 0.8) + 0.3), inch * rows * gap + 1.6),
                            layout='constrained')
@@ -356,13 +361,14 @@ def fsm_figure(plt, machine, comparison, lang, run):
     for r in sorted({int(r) for r, _ in places.values()}):
         words = groups[r].words if r < len(groups) else 'not reached on the fresh strings'
         left = min(c for rr, c in places.values() if int(rr) == r)
-        ax.text(left - radius, -r * gap + 3 * radius, words, fontsize=SMALL, va='bottom', ha='left',
-                color='#333333')
-        bands.append(-r * gap + 3 * radius + np.array([-0.1, 0.35]))
+        above = 3 * radius if labelled else radius + 0.1          # labelled nodes have loops over them
+        ax.text(left - radius, -r * gap + above, words, fontsize=SMALL, va='bottom', ha='left', color='#333333')
+        bands.append(-r * gap + above + np.array([-0.1, 0.35]))
     # the counts under the nodes are kept clear of arrows too
     obstacles = {key: xy for key, xy in position.items()} | {
         (key, 'count'): xy - [0, radius + 0.3] for key, xy in position.items() if labelled and key != 'start'}
     reach = [np.array(list(position.values()))]
+    placed = []                                  # where arrow labels went, kept apart
     for (a, b), read in sorted(edges.items(), key=str):
         tint = PALETTE[min(read) % len(PALETTE)] if len(read) == 1 else '#444444'
         names = '/'.join(lang.symbols[s] for s in sorted(read))
@@ -380,7 +386,7 @@ def fsm_figure(plt, machine, comparison, lang, run):
                                      color=tint, lw=1.2 if labelled else 0.8, connectionstyle=f'arc3,rad={rad}',
                                      patchA=circles[a], patchB=circles[b], zorder=1))
         if labelled:
-            ax.text(*label_place(bezier(position[a], position[b], rad, 11), bands), names, color=tint,
+            ax.text(*label_place(bezier(position[a], position[b], rad, 11), bands, placed, 1.5 * line), names, color=tint,
                     ha='center', va='center', fontsize=SMALL, bbox=dict(fc='white', ec='none', pad=0.3), zorder=1.5)
     reach = np.vstack(reach)
     ax.set_xlim(reach[:, 0].min() - 0.5, reach[:, 0].max() + 0.5)
