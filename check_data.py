@@ -232,3 +232,13 @@ def check_forward(net, inputs):
                if isinstance(hidden, torch.Tensor) else f"self.hid a {type(hidden).__name__}")
         raise UserError(f"MLP.forward leaves {got}, not the hidden activations in self.hid as a tensor of "
                         f"shape {want}")
+
+
+def check_probabilities(output, when="before training"):
+    """UserError unless the outputs lie within 0..1, as the training loss (binary cross-entropy
+    against the 0/1 targets) needs; `when` says at which point of the run."""
+    if not ((output >= 0) & (output <= 1)).all():
+        finite = output[torch.isfinite(output)]
+        span = f"from {finite.min():.3g} to {finite.max():.3g}" if len(finite) else "none of them finite"
+        raise UserError(f"MLP.forward returns outputs outside 0..1 {when} ({span}): training needs "
+                        "probabilities, so end the sigmoid network's forward with torch.sigmoid")

@@ -23,9 +23,9 @@ import re
 import torch
 import torch.nn.functional as F
 
-from check_data import (ACTIVATIONS, DATA_FILE, build_mlp, check_forward, enter_hand_weights, get_weights,
-                        hidden_nodes, init_weights, load_data, load_weights, put_weights, save_weights,
-                        weights_json)
+from check_data import (ACTIVATIONS, DATA_FILE, build_mlp, check_forward, check_probabilities, enter_hand_weights,
+                        get_weights, hidden_nodes, init_weights, load_data, load_weights, put_weights,
+                        save_weights, weights_json)
 from check_plots import all_pictures
 from common import (SEED, UserError, check_finite, number, pyplot, run_main, save_png, save_text,
                     seed_everything, writable_dir, writable_file)
@@ -56,6 +56,7 @@ def train(net, inputs, targets, lr, max_epochs, log=True):
         if not torch.isfinite(output).all():
             raise UserError(f"the training diverged at epoch {epoch}: the output is NaN; "
                             "try a smaller --lr or --init")
+        check_probabilities(output.detach(), f"at epoch {epoch}")
         loss = F.binary_cross_entropy(output, targets)
         loss.backward()
         optimizer.step()
@@ -253,15 +254,18 @@ def main(argv=None):
     else:
         init_weights(net, args.init)
     check_forward(net, inputs)
+    with torch.no_grad():
+        before = accuracy(net(inputs), targets)
+    # as in the course: set weights that sigmoid leaves short of 100% are a start for training
+    trained = not hand_set or (args.set_weights and args.act == "sig" and before < 100)
+    if trained:
+        with torch.no_grad():
+            check_probabilities(net(inputs))
     # every input is read and checked: now the outputs, before any training
     writable_dir(args.plot_dir, "--plot_dir")
     if args.save_weights is not None:
         writable_file(args.save_weights, "--save_weights")
 
-    with torch.no_grad():
-        before = accuracy(net(inputs), targets)
-    # as in the course: set weights that sigmoid leaves short of 100% are a start for training
-    trained = not hand_set or (args.set_weights and args.act == "sig" and before < 100)
     if not trained:
         epochs = 0
         print("set weights (no training):")

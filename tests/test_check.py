@@ -460,6 +460,11 @@ class FlatOutput(MLP):
         return super().forward(input)[:, 0]
 
 
+class OutsideOneAndZero(MLP):
+    def forward(self, input):
+        return 2 * super().forward(input) - 0.5        # a sigmoid stretched past 0..1
+
+
 class NoHid(MLP):
     def forward(self, input):
         output = super().forward(input)
@@ -498,6 +503,8 @@ CONTRACT_BREAKS = [
     ("no self.hid", NoHid, [], "error: MLP.forward leaves no self.hid, not the hidden activations in "
                                "self.hid as a tensor of shape [9, 5]"),
     ("forward a stub", ForwardStub, [], "error: MLP.forward is not written yet"),
+    ("outputs outside 0..1 at the start", OutsideOneAndZero, ["--init", "3"],
+     "error: MLP.forward returns outputs outside 0..1 before training (from "),
     ("no set_weights", type("NoSetWeights", (MLP,), {"set_weights": None}), ["--set_weights"],
      "error: MLP has no method set_weights(self)"),
     ("set_weights a stub", SetWeightsStub, ["--set_weights"],
@@ -518,6 +525,17 @@ def test_contract_breaks_end_in_one_line(monkeypatch, capsys, tmp_path, case, ml
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and err.startswith("error: ")
     assert os.listdir(tmp_path) == []  # refused before anything is written
+
+
+def test_outputs_that_leave_0_1_in_training_end_in_one_line(monkeypatch, capsys, tmp_path):
+    student = types.ModuleType("check")
+    student.MLP = OutsideOneAndZero                    # within 0..1 at the start, outside once trained
+    monkeypatch.setitem(sys.modules, "check", student)
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(monkeypatch, "--act", "sig", "--hid", "5", "--plot_dir", "plot") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: MLP.forward returns outputs outside 0..1 at epoch ") and err.count("\n") == 1
+    assert os.listdir(tmp_path / "plot") == []         # no picture of a broken run
 
 
 def test_a_check_py_that_does_not_import_is_one_line_naming_its_line(monkeypatch, tmp_path):
