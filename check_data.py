@@ -235,9 +235,9 @@ def check_forward(net, inputs):
 
 
 def check_probabilities(output, when="before training"):
-    """UserError unless the outputs lie within 0..1, as the training loss (binary cross-entropy
-    against the 0/1 targets) needs; `when` says at which point of the run."""
-    if not ((output >= 0) & (output <= 1)).all():
+    """UserError if an output lies outside 0..1, which the training loss (binary cross-entropy
+    against the 0/1 targets) cannot take; `when` says at which point of the run."""
+    if ((output < 0) | (output > 1)).any():             # NaN is neither: the training's own check says it
         finite = output[torch.isfinite(output)]
         span = f"from {finite.min():.3g} to {finite.max():.3g}" if len(finite) else "none of them finite"
         raise UserError(f"MLP.forward returns outputs outside 0..1 {when} ({span}): training needs "
