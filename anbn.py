@@ -61,18 +61,20 @@ class AnBn(Language):
             state = np.where(inner_b, L + 2 + m[2] * L + before + b_read - 1, state)
         return state
 
-    def state_phases(self):
-        """One line per symbol saying which state numbers its steps take (for plot legends)."""
-        m, L = self.multiples, self.max_n
-        last, top = self.symbols[-1], L + m[-1] * L + (len(m) == 3)
-        lines = [f"A: 1-{L} = A's read"]
-        if len(m) == 3 and self.num_states > top:
-            lines.append(f"B: {top + 1}-{self.num_states} = (n, B's read), n = 1 first;"
-                         f" the last B as C")
-        elif len(m) == 3:
-            lines.append("B: the one B is numbered as C")
-        lines.append(f"{last}: {L + 1}-{top} = {L + 1} + {last}'s still to come")
-        return lines
+    def phases(self):
+        """The state numbers as phases, each in the order a block runs through them: [(what the
+        phase is, its state numbers, a label for each)]: the rows of a state diagram."""
+        m, L, last = self.multiples, self.max_n, self.symbols[-1]
+        top = L + m[-1] * L + (len(m) == 3)
+        phases = [("A's read", list(range(1, L + 1)), [str(k) for k in range(1, L + 1)])]
+        inner = [(n, b) for n in range(1, L + 1) for b in range(1, m[1] * n)]    # every B but a block's last
+        if len(m) == 3 and inner:
+            phases.append(("B's read but the last, by the block's n", list(range(top + 1, top + 1 + len(inner))),
+                           [f'n={n}' if b == 1 else '' for n, b in inner]))
+        remaining = list(range(top - L - 1, -1, -1))        # most still to come first: the order they run
+        words = f"{last}'s still to come" + (' (the last B: all of them)' if len(m) == 3 else '')
+        phases.append((words, [L + 1 + r for r in remaining], [str(r) for r in remaining]))
+        return phases
 
     def batch(self, count, rng):
         """`count` strings as a StringBatch, each block with its own n drawn from 1 to length."""

@@ -83,6 +83,15 @@ class Reber(Language):
     def __repr__(self):
         return f'Reber(embed={self.embed}, length={self.min_length})'
 
+    def phases(self):
+        """The state numbers as phases: [(what the phase is, its state numbers, a label for each)]."""
+        if not self.embed:
+            return [('grammar state', list(range(6)), [str(q) for q in range(6)])]
+        inner = ['T/P', '0', '1', '2', '3', '4', '5', 'E']
+        return [('T side: after T, inner states 0-5, inner E', list(range(1, 9)), inner),
+                ('outside: after the first B, the second T/P', [0, 17], ['B', 'T/P']),
+                ('P side: after P, inner states 0-5, inner E', list(range(9, 17)), inner)]
+
     def inner_strings(self, count, rng):
         """`count` Reber strings of at least min_length symbols, as reber_walks returns them:
         strings are drawn in rounds (at least 100 at a time, walking many costs little more than

@@ -56,27 +56,18 @@ def shades(colour, count):
 
 
 def state_groups(lang):
-    """The language's state numbers (anbn.py's and reber.py's docstrings) as phases, each in count
-    order: the rows of a state diagram and the hues of a scatter."""
-    if hasattr(lang, 'multiples'):
-        m, L, last = lang.multiples, lang.max_n, lang.symbols[-1]
-        top = L + m[-1] * L + (len(m) == 3)
-        groups = [Group("A's read", list(range(1, L + 1)), [str(k) for k in range(1, L + 1)], shades(PALETTE[0], L))]
-        inner = [(n, b) for n in range(1, L + 1) for b in range(1, m[1] * n)]    # every B but a block's last
-        if len(m) == 3 and inner:
-            groups.append(Group("B's read but the last, by the block's n", list(range(top + 1, top + 1 + len(inner))),
-                                [f'n={n}' if b == 1 else '' for n, b in inner], shades(PALETTE[1], len(inner))))
-        remaining = list(range(top - L - 1, -1, -1))        # most still to come first: the order they run
-        words = f"{last}'s still to come" + (' (the last B: all of them)' if len(m) == 3 else '')
-        groups.append(Group(words, [L + 1 + r for r in remaining], [str(r) for r in remaining],
-                            shades(PALETTE[len(m) - 1], len(remaining))))
-        return groups
+    """The language's phases (its phases()) with a colour per state: shades of one hue per phase,
+    light to dark in count order (the rows of a state diagram and the hues of a scatter)."""
+    phases = lang.phases()
+    if hasattr(lang, 'multiples'):         # A's, (B's,) the last letter's: the letters' own hues
+        hues = [PALETTE[0]] + [PALETTE[1]] * (len(phases) == 3) + [PALETTE[lang.num_symbols - 1]]
+        return [Group(words, states, ticks, shades(hue, len(states)))
+                for (words, states, ticks), hue in zip(phases, hues)]
     if not lang.embed:
-        return [Group('grammar state', list(range(6)), [str(q) for q in range(6)], PALETTE[:6])]
-    inner = ['T/P', '0', '1', '2', '3', '4', '5', 'E']
-    return [Group('T side: after T, inner states 0-5, inner E', list(range(1, 9)), inner, shades(PALETTE[1], 8)),
-            Group('outside: after the first B, the second T/P', [0, 17], ['B', 'T/P'], ['#bbbbbb', '#444444']),
-            Group('P side: after P, inner states 0-5, inner E', list(range(9, 17)), inner, shades(PALETTE[4], 8))]
+        (words, states, ticks), = phases
+        return [Group(words, states, ticks, PALETTE[:6])]
+    colours = [shades(PALETTE[1], 8), ['#bbbbbb', '#444444'], shades(PALETTE[4], 8)]
+    return [Group(words, states, ticks, c) for (words, states, ticks), c in zip(phases, colours)]
 
 
 def colour_of_states(groups):

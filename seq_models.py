@@ -193,7 +193,8 @@ class StringBatch:
 
 
 class Language:
-    """What every language shares; subclasses set `symbols` and define `batch(count, rng)`."""
+    """What every language shares; subclasses set `symbols` and define `batch(count, rng)` and
+    `phases()` (their state numbers grouped, for the pictures)."""
     symbols = ''
 
     @property
