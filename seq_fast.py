@@ -617,9 +617,9 @@ class RunGroup:
         return self.run(batches, False)
 
     def margins(self, batches):
-        """string_margins of every string of batches[r] under run r's weights -> (margins,
-        determined steps right), each (R, count). Runs given the same batch (the same object)
-        one after the other are computed together, in the lanes."""
+        """string_margins of every string of batches[r] (batches of one size) under run r's weights
+        -> (margins, determined steps right), each (R, count). Runs given the same batch (the same
+        object) one after the other are computed together, in the lanes."""
         weights = self.arrays(self.weights)
         count = len(batches[0].length)
         margins, right = np.empty((2, self.runs, count))

@@ -168,7 +168,7 @@ def train_keeping_best(args, candidates, lang, chunks, log, selection, run=None)
                     kept, shown = (scores[k], k, step + stop), copy.deepcopy(candidates[k])
         step += count
         # printed: the training errors of the candidate the network shown was copied from
-        end_of_chunk(args, log, [shown], [run], np.concatenate([part[kept[1]] for part in errors])[None], step)
+        end_of_chunk(args, log, [shown], [run], np.concatenate([trained[kept[1]] for trained in errors])[None], step)
     log.picked([kept[1]], [[kept[0]]], [kept[2]])
     return shown
 
