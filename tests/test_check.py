@@ -143,6 +143,7 @@ def test_weights_file_round_trip(tmp_path):
     assert set(json.loads(path.read_text())) == set(WEIGHT_NAMES)
 
 
+@pytest.mark.slow
 def test_weights_round_trip_through_the_command_line(monkeypatch, capsys, tmp_path):
     saved = tmp_path / "w.json"
     assert run_cli(monkeypatch, "--act", "sig", "--hid", "4", "--set_weights", "--save_weights", str(saved),
@@ -206,6 +207,7 @@ def test_set_weights_write_every_picture_and_the_table(monkeypatch, capsys, tmp_
         assert list(csv.reader(file)) == activation_rows(net, "step", inputs, targets)
 
 
+@pytest.mark.slow
 def test_step_sig_and_trained_runs_write_different_files(monkeypatch, capsys, tmp_path):
     runs = [["--act", "step", "--hid", "4", "--set_weights"], ["--act", "sig", "--hid", "4", "--set_weights"],
             ["--act", "sig", "--hid", "4", "--epoch", "1"],

@@ -210,6 +210,7 @@ def test_malformed_markdown_stops_the_command_with_one_line(tmp_path, capsys):
     assert capsys.readouterr() == ("", "error: README.md:2: BEGIN SOLUTION is never closed by END SOLUTION\n")
 
 
+@pytest.mark.slow
 def test_edition_scripts_stop_with_one_line_at_a_stub(edition, tmp_path):
     data = make_kmnist(str(tmp_path / "data"), n_train=20, n_test=10)
     result = run(["kuzu_main.py", "--net", "conv", "--epochs", "1", "--data_dir", data, "--no_cuda"], edition)
