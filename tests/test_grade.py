@@ -110,7 +110,8 @@ def attack(name, base, port=0):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Grade every submission in one run, with a busy loop on one core; (stdout, {name: report},
+    """Grade every submission in one run, three at a time with a busy loop beside them on the two
+    cores (more work than cores: a sleeping submission holds no core); (stdout, {name: report},
     the submissions' folder, the output folder, the test server's socket)."""
     base = tmp_path_factory.mktemp("submissions")
     out = tmp_path_factory.mktemp("grades")
@@ -146,7 +147,7 @@ def graded(tmp_path_factory):
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         result = subprocess.run([sys.executable, os.path.join(ROOT, "teacher", "grade.py"), "--min-budget", "1",
-                                 "--jobs", "2", "--out", str(out), *sorted(map(str, base.iterdir()))],
+                                 "--jobs", "3", "--out", str(out), *sorted(map(str, base.iterdir()))],
                                 capture_output=True, text=True, timeout=600)
     finally:
         busy.kill()
