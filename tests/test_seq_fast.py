@@ -205,6 +205,20 @@ def test_several_runs_with_the_autograd_engine(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ['anbn_srn2_0.02_run0.pth', 'anbn_srn2_0.02_run1.pth']
 
 
+def train_runs_in_both_engines(args, lang, seeds, kept_line, capsys):
+    """The runs of these seeds, their candidates in float64, trained together by the fast engine
+    and one after the other by the autograd loop -> (fast networks, the fast run's `kept_line`
+    matches, autograd networks, the autograd run's matches, the selection strings)."""
+    candidates = lambda: [[net.double() for net in seq_setup.build_candidates(args, lang, seed)] for seed in seeds]
+    selections = [seq_setup.selection_strings(args, lang, seed) for seed in seeds]
+    rngs = lambda: list(zip(*[seq_setup.make_rngs(seed) for seed in seeds]))
+    fast = seq_fast.train_together(args, candidates(), lang, *rngs(), selections, list(range(len(seeds))))
+    fast_kept = kept_line.findall(capsys.readouterr().out)
+    auto = [seq_train.train_run(args, run_candidates, lang, rng, show_rng, selection, run)
+            for run, (run_candidates, rng, show_rng, selection) in enumerate(zip(candidates(), *rngs(), selections))]
+    return fast, fast_kept, auto, kept_line.findall(capsys.readouterr().out), selections
+
+
 KEPT = re.compile(r'(?:run (\d+): )?kept candidate (\d+) of 3 after 150 strings \(on 1000 selection strings, '
                   r'determined steps right % / error: ([\d./ ]+)\)')
 
@@ -214,15 +228,7 @@ def test_candidates_give_the_same_pick_and_weights_in_both_engines(tmp_path, cap
     args = seq_train.parse_args(['--lang', 'anbn', '--length', '3', '--epoch', '0.3', '--candidates', '3',
                                  '--pick_at', '0.5', '--keep_best', '0', '--seed', '7', '--out_path', str(tmp_path)])
     lang = seq_setup.build_language(args)
-    seeds = [7, 8]
-    candidates = lambda: [[net.double() for net in seq_setup.build_candidates(args, lang, seed)] for seed in seeds]
-    selections = [seq_setup.selection_strings(args, lang, seed) for seed in seeds]
-    rngs = lambda: list(zip(*[seq_setup.make_rngs(seed) for seed in seeds]))
-    fast = seq_fast.train_together(args, candidates(), lang, *rngs(), selections, [0, 1])
-    fast_kept = KEPT.findall(capsys.readouterr().out)
-    auto = [seq_train.train_run(args, run_candidates, lang, rng, show_rng, selection, run)
-            for run, (run_candidates, rng, show_rng, selection) in enumerate(zip(candidates(), *rngs(), selections))]
-    auto_kept = KEPT.findall(capsys.readouterr().out)
+    fast, fast_kept, auto, auto_kept, _ = train_runs_in_both_engines(args, lang, [7, 8], KEPT, capsys)
     assert [k for _, k, _ in fast_kept] == [k for _, k, _ in auto_kept] and len(fast_kept) == 2
     assert {k for _, k, _ in fast_kept} != {'0'}        # a pick that matters: not always the first
     for (_, _, a), (_, _, b) in zip(fast_kept, auto_kept):
@@ -273,15 +279,7 @@ def test_keeping_the_best_seen_gives_the_same_networks_in_both_engines(select, l
                                  '--out_path', str(tmp_path)])
     assert seq_setup.comparisons_due(args) == {60, 160, 260, 300}
     lang = seq_setup.build_language(args)
-    seeds = [3, 4]
-    candidates = lambda: [[net.double() for net in seq_setup.build_candidates(args, lang, seed)] for seed in seeds]
-    selections = [seq_setup.selection_strings(args, lang, seed) for seed in seeds]
-    rngs = lambda: list(zip(*[seq_setup.make_rngs(seed) for seed in seeds]))
-    fast = seq_fast.train_together(args, candidates(), lang, *rngs(), selections, [0, 1])
-    fast_kept = KEPT_SEEN.findall(capsys.readouterr().out)
-    auto = [seq_train.train_run(args, run_candidates, lang, rng, show_rng, selection, run)
-            for run, (run_candidates, rng, show_rng, selection) in enumerate(zip(candidates(), *rngs(), selections))]
-    auto_kept = KEPT_SEEN.findall(capsys.readouterr().out)
+    fast, fast_kept, auto, auto_kept, selections = train_runs_in_both_engines(args, lang, [3, 4], KEPT_SEEN, capsys)
     assert fast_kept == auto_kept and len(fast_kept) == 2
     for p, q in zip(fast, auto):
         for (name, a), b in zip(p.named_parameters(), q.parameters()):
