@@ -234,11 +234,12 @@ def check_forward(net, inputs):
                         f"shape {want}")
 
 
-def check_probabilities(output, when="before training"):
+def check_probabilities(output, epoch=None):
     """UserError if an output lies outside 0..1, which the training loss (binary cross-entropy
-    against the 0/1 targets) cannot take; `when` says at which point of the run."""
+    against the 0/1 targets) cannot take; `epoch`: the training epoch, None before training."""
     if ((output < 0) | (output > 1)).any():             # NaN is neither: the training's own check says it
         finite = output[torch.isfinite(output)]
         span = f"from {finite.min():.3g} to {finite.max():.3g}" if len(finite) else "none of them finite"
+        when = "before training" if epoch is None else f"at epoch {epoch}"
         raise UserError(f"MLP.forward returns outputs outside 0..1 {when} ({span}): training needs "
                         "probabilities, so end the sigmoid network's forward with torch.sigmoid")

@@ -56,7 +56,7 @@ def train(net, inputs, targets, lr, max_epochs, log=True):
         if not torch.isfinite(output).all():
             raise UserError(f"the training diverged at epoch {epoch}: the output is NaN; "
                             "try a smaller --lr or --init")
-        check_probabilities(output.detach(), f"at epoch {epoch}")
+        check_probabilities(output.detach(), epoch)
         loss = F.binary_cross_entropy(output, targets)
         loss.backward()
         optimizer.step()
@@ -255,12 +255,12 @@ def main(argv=None):
         init_weights(net, args.init)
     check_forward(net, inputs)
     with torch.no_grad():
-        before = accuracy(net(inputs), targets)
+        output = net(inputs)
+    before = accuracy(output, targets)
     # as in the course: set weights that sigmoid leaves short of 100% are a start for training
     trained = not hand_set or (args.set_weights and args.act == "sig" and before < 100)
     if trained:
-        with torch.no_grad():
-            check_probabilities(net(inputs))
+        check_probabilities(output)
     # every input is read and checked: now the outputs, before any training
     writable_dir(args.plot_dir, "--plot_dir")
     if args.save_weights is not None:

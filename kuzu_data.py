@@ -61,15 +61,15 @@ def read_idx(path):
     tensor of that shape. torchvision reads them the same way; reading them here spares every
     run the second or so that importing torchvision takes."""
     with open(path, "rb") as file:
-        data = file.read()
+        data = bytearray(file.read())           # writable, for torch.frombuffer
     if len(data) < 4 or data[:3] != b"\x00\x00\x08":
         raise ValueError(f"{os.path.basename(path)} is not an IDX file of unsigned bytes")
     dims = data[3]
     shape = struct.unpack(f">{dims}I", data[4:4 + 4 * dims])
-    values = data[4 + 4 * dims:]
-    if len(values) != math.prod(shape):
-        raise ValueError(f"{os.path.basename(path)} holds {len(values):,} values for a shape of {shape}")
-    return torch.frombuffer(bytearray(values), dtype=torch.uint8).reshape(shape)
+    values = len(data) - 4 - 4 * dims
+    if values != math.prod(shape):
+        raise ValueError(f"{os.path.basename(path)} holds {values:,} values for a shape of {shape}")
+    return torch.frombuffer(data, dtype=torch.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 def _download(data_dir):
