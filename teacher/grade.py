@@ -13,7 +13,7 @@ every check runs once on this kit's own solution, and a check's budget is BUDGET
 the CPU time it took there, at least --min-budget s. A check over its budget is run once more
 alone (nothing else running) before it loses its marks. One that sleeps is stopped by a
 wall-clock backstop of BACKSTOP_FACTOR times its budget plus BACKSTOP_MARGIN s. Each
-submission file's checks run in a sandboxed worker (teacher/sandbox.py says how), up to
+submission's checks run in a sandboxed worker of its own (teacher/sandbox.py says how), up to
 --jobs workers at a time.
 
 Results go into --out, beside the submissions rather than among them: NAME.json per student
@@ -75,21 +75,24 @@ def load_marks(path):
 # Running checks in workers
 
 class Job:
-    """One submission file's checks, run in order in one worker (a fresh one after an overrun)."""
+    """One submission's checks, run in order in one worker (a fresh one after an overrun): for
+    each of its files (file -> the names of its checks), the file's probe, then its checks."""
 
-    def __init__(self, key, folder, file, names, scratch_root):
-        self.key, self.folder, self.file, self.names, self.todo = key, folder, file, names, [file] + names
+    def __init__(self, key, folder, files, scratch_root):
+        self.key, self.folder, self.files = key, folder, files
+        self.todo = [name for file, names in files.items() for name in [file] + names]
         self.scratch_root, self.starts = scratch_root, 0
 
     def scratch(self):
-        """A fresh scratch copy: the kit's reference files and this file of the submission."""
+        """A fresh scratch copy: the kit's reference files and this job's files of the submission."""
         self.starts += 1
         work = tempfile.mkdtemp(prefix=f"{self.key}-{self.starts}-", dir=self.scratch_root)
         for name in REFERENCE_FILES:
             shutil.copyfile(os.path.join(ROOT, name), os.path.join(work, name))
-        name = checks.scratch_name(self.file) if self.file in checks.CHECKPOINTS else self.file
-        shutil.copyfile(locate(self.folder, self.file), os.path.join(work, name))
-        return work, REFERENCE_FILES + (name,)
+        names = tuple(checks.scratch_name(file) if file in checks.CHECKPOINTS else file for file in self.files)
+        for file, name in zip(self.files, names):
+            shutil.copyfile(locate(self.folder, file), os.path.join(work, name))
+        return work, REFERENCE_FILES + names
 
 
 def locate(folder, file):
@@ -169,8 +172,8 @@ def finish(job, name, results, passed, note, cpu, overran=False):
     """Record a check's result; a file that does not import has its checks dropped. Returns
     False, for step to stop the worker when the check was stopped."""
     job.todo.remove(name)
-    if name == job.file and not passed:
-        job.todo.clear()
+    if name in job.files and not passed:
+        job.todo = [left for left in job.todo if left not in job.files[name]]
     results[(job.key, name)] = {"passed": passed, "note": note, "cpu": cpu, "overran": overran}
     return False
 
@@ -180,10 +183,12 @@ def run_all(jobs, budgets, slots, isolation, scratch_root):
     the results."""
     results = run_jobs(jobs, budgets, slots, isolation, scratch_root)
     for job in jobs:
-        for name in [job.file] + job.names:
-            if results.get((job.key, name), {}).get("overran"):
-                again = Job(job.key, job.folder, job.file, job.names if name == job.file else [], scratch_root)
-                if name != job.file:
+        for file, names in job.files.items():
+            for name in [file] + names:
+                if not results.get((job.key, name), {}).get("overran"):
+                    continue
+                again = Job(job.key, job.folder, {file: names if name == file else []}, scratch_root)
+                if name != file:
                     again.todo = [name]
                 retried = run_jobs([again], budgets, 1, isolation, scratch_root)
                 if retried[(job.key, name)]["overran"]:
@@ -193,13 +198,14 @@ def run_all(jobs, budgets, slots, isolation, scratch_root):
 
 
 def submission_jobs(folders, names, scratch_root):
-    """A job per file of each submission (key: the folder's index) that the checks `names` need."""
+    """A job per submission (key: the folder's index) with each of its files that the checks
+    `names` need; a submission with none of them gets none."""
     jobs = []
     for index, folder in enumerate(folders):
-        for file in STUDENT_FILES:
-            if locate(folder, file):
-                jobs.append(Job(str(index), folder, file, [n for n in names if checks.CHECKS[n][0] == file],
-                                scratch_root))
+        files = {file: [n for n in names if checks.CHECKS[n][0] == file]
+                 for file in STUDENT_FILES if locate(folder, file)}
+        if files:
+            jobs.append(Job(str(index), folder, files, scratch_root))
     return jobs
 
 

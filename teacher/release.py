@@ -18,7 +18,8 @@ student enters, say): those are kept with each number replaced by 0, under the p
 comment. Elsewhere (a class body, the module) the stub is the pointer as a comment, every function
 in the block reduced to its `def` line (less the parameters that have defaults) and that `raise`,
 every assignment kept with each number replaced by 0, and nothing else (docstrings and comments
-go). In a Markdown file the block is removed, or replaced by the marker's text. A marker
+go). In a Markdown file the block is removed, or replaced by the marker's text; in an .ini file
+(pytest.ini: the kit's own test settings) it is marked as in Python and removed. A marker
 that is unclosed, nested, unknown or has no pointer in Python stops the release with one line
 naming the file and line. Only the files SHIPPED names go into the edition (an allow-list, so
 that a new teacher-only file stays with the teacher unless it is added there). The same tree always gives the same edition, byte for byte; releasing again into
@@ -59,6 +60,7 @@ MARKERS = {  # file extension -> (begin, end, anything that looks like a marker)
             re.compile(r"^\s*<!-- END SOLUTION -->\s*$"),
             re.compile(r"^\s*<!--\s*(BEGIN|END)\s+[A-Z]")),
 }
+MARKERS[".ini"] = MARKERS[".py"]  # the same comments; a block is removed, as in Markdown
 
 
 # ----------------------------------------------------------------------------
@@ -103,7 +105,7 @@ def walk_files(root):
 
 def marked_blocks(text, path):
     """Yield (begin line index, end line index, indentation, pointer) for each marked block of a
-    .py or .md file's lines; UserError naming path:line for a malformed marker."""
+    .py, .md or .ini file's lines; UserError naming path:line for a malformed marker."""
     begin, end, anything = MARKERS[os.path.splitext(path)[1]]
     lines = text.splitlines()
     opened = None
@@ -206,7 +208,7 @@ def only_assignments(block, indent):
 
 
 def student_text(text, path):
-    """A .py or .md file's text with its marked blocks replaced; other files unchanged.
+    """A .py, .md or .ini file's text with its marked blocks replaced; other files unchanged.
     Returns (text, number of blocks replaced)."""
     if os.path.splitext(path)[1] not in MARKERS:
         return text, 0

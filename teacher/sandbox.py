@@ -1,12 +1,13 @@
 """Running a submission's checks in a sandbox, under limits that mean the same on every machine.
 
-One worker process per submission file (kuzu.py or check.py) runs that file's checks one after
-another: it starts in a sandbox, imports torch once (about 2 s of CPU time, paid once per file,
-not per check) and then, for each check the grader asks for, forks a child that imports the
-student's module afresh and runs the check, so that no check sees what another left behind.
-The grader (teacher/grade.py, through Worker) sends one check at a time and watches the CPU
-time of the worker's whole process tree in /proc: a check that uses more than its budget is
-killed with its worker, and a fresh worker runs the file's remaining checks. RLIMIT_CPU in the
+One worker process per submission runs its checks (those of kuzu.py, check.py and the Part 3
+checkpoints) one after another: it starts in a sandbox, imports torch once (about 1.1 s of CPU
+time here, paid once per submission, not per check) and then, for each check the grader asks
+for, forks a child that imports the student's module afresh and runs the check, so that no
+check sees what another left behind. The grader (teacher/grade.py, through Worker) sends one
+check at a time and watches the CPU time of the worker's whole process tree in /proc: a check
+that uses more than its budget is killed with its worker, and a fresh worker runs the
+submission's remaining checks. RLIMIT_CPU in the
 check's child backs this up. CPU time, unlike wall-clock time, does not grow when the machine
 is busy, so a budget means the same on a loaded machine; a check that sleeps uses none, so a
 generous wall-clock backstop stops it too.
@@ -160,6 +161,8 @@ def worker(scratch, uid):
     sys.path[:0] = [scratch, GRADER]
     importlib.import_module("checks")  # loads torch and the kit's modules once, before any student code
     import torch
+    if os.path.exists("kuzu.py"):  # its checks train: torch imports this with the first optimizer,
+        importlib.import_module("torch._dynamo")  # 1 s of CPU time, so once here rather than per check
     torch.set_num_threads(1)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
@@ -320,7 +323,7 @@ def kill_user(uid):
 
 
 class Worker:
-    """A worker started for one submission file's checks: `send` a check, `poll` for its reply."""
+    """A worker started for one submission's checks: `send` a check, `poll` for its reply."""
 
     def __init__(self, isolation, scratch, files, slot, log):
         self.uid = isolation.uid(slot)

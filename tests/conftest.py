@@ -1,13 +1,18 @@
 """What every test shares: torch on one thread (the networks are tiny, and more threads only wait
 for each other on a shared machine), and a guard that fails any test that writes in the
-repository rather than in its tmp_path. The script runner is kit.run_script."""
+repository rather than in its tmp_path. The script runners: kit.run_script (a process of its own)
+and the fixture run_in_process."""
+import collections
 import os
+import shutil
+import sys
 import tempfile
 
 import pytest
 import torch
 from hypothesis.configuration import set_hypothesis_home_dir
 
+from common import run_main
 from kit import ROOT
 
 torch.set_num_threads(1)
@@ -35,3 +40,34 @@ def writes_only_in_tmp_path():
     made, removed = sorted(after - before), sorted(before - after)
     assert not made and not removed, (f'the test changed the repository (made {made}, removed {removed}): '
                                       'write in tmp_path')
+
+
+Run = collections.namedtuple("Run", "returncode stdout stderr")
+
+
+@pytest.fixture
+def run_in_process(monkeypatch, capsys, tmp_path):
+    """run(main, script, *args, drop_in={module: path}): run a script's main() as its command line
+    does, but in this process, so without importing torch again (most of a short run's seconds);
+    a Run of its exit status and output. drop_in puts a student's file in place of the kit's
+    module of that name, found on the module path as the script finds it."""
+    def run(main, script, *args, drop_in=None):
+        for name, path in (drop_in or {}).items():
+            folder = tmp_path / f"drop-in-{name}"
+            folder.mkdir(exist_ok=True)
+            shutil.copy(path, folder / f"{name}.py")
+            monkeypatch.syspath_prepend(str(folder))
+            monkeypatch.delitem(sys.modules, name, raising=False)  # the kit's comes back after the test
+        monkeypatch.setattr(sys, "argv", [script, *map(str, args)])  # argparse names the program from it
+        capsys.readouterr()
+        try:
+            run_main(main)
+            code = 0
+        except SystemExit as exit:
+            code = exit.code
+        finally:
+            for name in drop_in or {}:
+                sys.modules.pop(name, None)  # the student's module, imported by the run
+        out, err = capsys.readouterr()
+        return Run(code, out, err)
+    return run

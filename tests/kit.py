@@ -18,7 +18,8 @@ from matplotlib.text import Text
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 # Any download fails at once: no test may reach the network.
-OFFLINE = dict(os.environ, http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9")
+NO_NETWORK = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+OFFLINE = dict(os.environ, **NO_NETWORK)
 
 
 def write_idx(path, array):

@@ -8,9 +8,7 @@ import json
 import math
 import os
 import resource
-import shutil
 import signal
-import subprocess
 import sys
 import types
 
@@ -27,10 +25,8 @@ from check_data import (WEIGHT_NAMES, build_mlp, check_forward, enter_hand_weigh
                         load_data, load_weights, named_weights, put_weights, save_weights)
 from check_main import accuracy, activation_rows, activation_table, line_equation, parse_args, set_by_hand, train
 from check_plots import clip_line, lines_picture, network_numbers, network_picture, plot_range, weight_text
-from common import UserError, pyplot, run_main
-from kit import assert_fails_well, picture_problems
-
-pytestmark = pytest.mark.xdist_group("test_check")  # its module fixtures are made once, on one worker
+from common import UserError, pyplot
+from kit import assert_fails_well, kit_copy, picture_problems, run_script
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(REPO, "check.csv")
@@ -57,15 +53,10 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def run_cli(monkeypatch, *argv):
-    """Run check_main's main() as the command line would, but in this process (much
-    faster than a subprocess that imports torch again); return the exit code."""
-    monkeypatch.setattr(sys, "argv", ["check_main.py", *argv])  # argparse names the program from it
-    try:
-        run_main(check_main.main)
-    except SystemExit as exit:
-        return exit.code
-    return 0
+@pytest.fixture
+def run_cli(run_in_process):
+    """run_cli(*args): check_main.py's command line, run in this process; a Run (conftest)."""
+    return lambda *args: run_in_process(check_main.main, "check_main.py", *args)
 
 
 def written_files(out):
@@ -144,15 +135,14 @@ def test_weights_file_round_trip(tmp_path):
 
 
 @pytest.mark.slow
-def test_weights_round_trip_through_the_command_line(monkeypatch, capsys, tmp_path):
+def test_weights_round_trip_through_the_command_line(run_cli, tmp_path):
     saved = tmp_path / "w.json"
-    assert run_cli(monkeypatch, "--act", "sig", "--hid", "4", "--set_weights", "--save_weights", str(saved),
-                   "--data", DATA, "--plot_dir", str(tmp_path / "a")) == 0
-    first = capsys.readouterr().out
+    first = run_cli("--act", "sig", "--hid", "4", "--set_weights", "--save_weights", saved, "--data", DATA,
+                    "--plot_dir", tmp_path / "a")
     # the saved file already holds the x10 weights, and a file is used as written
-    assert run_cli(monkeypatch, "--act", "sig", "--hid", "4", "--weights", str(saved),
-                   "--data", DATA, "--plot_dir", str(tmp_path / "b")) == 0
-    second = capsys.readouterr().out
+    second = run_cli("--act", "sig", "--hid", "4", "--weights", saved, "--data", DATA, "--plot_dir", tmp_path / "b")
+    assert first.returncode == second.returncode == 0
+    first, second = first.stdout, second.stdout
     table = lambda out: out[out.index("\nx "):out.index("final accuracy")]
     assert table(first) == table(second)
     assert "final accuracy: 100.0%" in second
@@ -193,12 +183,13 @@ def test_training_prints_progress_and_lowers_the_loss(capsys):
     assert all(line.split()[2] == "loss:" and line.split()[4] == "acc:" for line in lines)
 
 
-def test_set_weights_write_every_picture_and_the_table(monkeypatch, capsys, tmp_path):
-    assert run_cli(monkeypatch, "--act", "step", "--hid", "4", "--set_weights", "--plot_dir", str(tmp_path)) == 0
+def test_set_weights_write_every_picture_and_the_table(run_cli, tmp_path):
+    run = run_cli("--act", "step", "--hid", "4", "--set_weights", "--plot_dir", tmp_path)
+    assert run.returncode == 0
     names = ["check.png", "table_step4_set.csv", "net_step4_set.png", "lines_step4_set.png", "out_step4_set.png"]
     names += [f"h{i}_step4_set.png" for i in range(1, 5)]
     assert sorted(os.listdir(tmp_path)) == sorted(names)
-    assert sorted(written_files(capsys.readouterr().out)) == sorted(str(tmp_path / name) for name in names)
+    assert sorted(written_files(run.stdout)) == sorted(str(tmp_path / name) for name in names)
     assert all(os.path.getsize(tmp_path / name) > 1000 for name in names if name.endswith("g"))
     # the CSV holds the printed table, cell for cell
     inputs, targets = load_data(DATA)
@@ -208,19 +199,20 @@ def test_set_weights_write_every_picture_and_the_table(monkeypatch, capsys, tmp_
 
 
 @pytest.mark.slow
-def test_step_sig_and_trained_runs_write_different_files(monkeypatch, capsys, tmp_path):
+def test_step_sig_and_trained_runs_write_different_files(run_cli, tmp_path):
     runs = [["--act", "step", "--hid", "4", "--set_weights"], ["--act", "sig", "--hid", "4", "--set_weights"],
             ["--act", "sig", "--hid", "4", "--epoch", "1"],
             ["--act", "sig", "--hid", "4", "--epoch", "1", "--seed", "1"]]
     files = []
     for argv in runs:
-        assert run_cli(monkeypatch, *argv, "--plot_dir", str(tmp_path)) == 0
-        files.append(set(written_files(capsys.readouterr().out)) - {str(tmp_path / "check.png")})  # the data
+        run = run_cli(*argv, "--plot_dir", tmp_path)
+        assert run.returncode == 0
+        files.append(set(written_files(run.stdout)) - {str(tmp_path / "check.png")})  # the data
     assert all(len(run) == 8 for run in files)  # table, net, lines, 4 hidden nodes, output
     assert len(set.union(*files)) == sum(len(run) for run in files)  # no file written by two runs
 
 
-def test_diagram_shows_the_weights_in_use(monkeypatch, capsys, tmp_path):
+def test_diagram_shows_the_weights_in_use(monkeypatch, run_cli, tmp_path):
     # weights all different, so a label taken from the wrong edge or node would be caught
     weights = {"in_hid_weight": [[1.5, -2.25], [0.125, 3.75], [-4.5, 0]], "hid_bias": [-0.75, 2.5, -1.125],
                "hid_out_weight": [[6.5, -7.25, 0.375]], "out_bias": [-8.5]}
@@ -229,8 +221,8 @@ def test_diagram_shows_the_weights_in_use(monkeypatch, capsys, tmp_path):
     drawn = []
     monkeypatch.setattr(check_plots, "network_picture",
                         lambda plt, weights, title: drawn.append(weights) or network_picture(plt, weights, title))
-    assert run_cli(monkeypatch, "--act", "sig", "--hid", "3", "--weights", str(path), "--scale", "2",
-                   "--plot_dir", str(tmp_path / "plot")) == 0
+    assert run_cli("--act", "sig", "--hid", "3", "--weights", path, "--scale", "2",
+                   "--plot_dir", tmp_path / "plot").returncode == 0
     assert os.path.exists(tmp_path / "plot" / "net_sig3_file-mine_x2.png")
     doubled = {name: (2 * torch.tensor(value)).tolist() for name, value in weights.items()}
     assert drawn == [doubled]  # the weights the network ran with, times --scale
@@ -344,14 +336,15 @@ def test_bad_inputs_end_in_one_line_and_leave_files_intact(monkeypatch, capsys, 
                       message, capsys, tmp_path, program="check_main.py")
 
 
-def test_nan_outputs_are_never_counted_right(monkeypatch, capsys, tmp_path):
+def test_nan_outputs_are_never_counted_right(run_cli, tmp_path):
     # 3e38 is a finite float32, but at (2, 2) the net input 2 * 3e38 - 2 * 3e38 is inf - inf = NaN
     weights = {"in_hid_weight": [[3e38, -3e38]], "hid_bias": [0], "hid_out_weight": [[1]], "out_bias": [-0.5]}
     assert accuracy(torch.tensor([[float("nan")], [0.2]]), torch.tensor([[0.0], [0.0]])) == 50.0
     path = tmp_path / "nan.json"
     path.write_text(json.dumps(weights))
-    assert run_cli(monkeypatch, "--act", "sig", "--hid", "1", "--weights", str(path), "--plot_dir", str(tmp_path)) == 0
-    out = capsys.readouterr().out
+    run = run_cli("--act", "sig", "--hid", "1", "--weights", path, "--plot_dir", tmp_path)
+    assert run.returncode == 0
+    out = run.stdout
     row = next(line.split() for line in out.splitlines() if line.split()[:2] == ["2", "2"])
     assert row[-3:] == ["nan", "0", "NO"]  # output NaN, target 0: not right, although NaN >= 0.5 is false
 
@@ -384,15 +377,15 @@ def test_a_failed_weights_write_leaves_the_old_file(tmp_path):
     assert os.listdir(tmp_path) == ["w.json"]  # no temporary file left behind
 
 
-def test_inputs_users_really_have(monkeypatch, capsys, tmp_path):
+def test_inputs_users_really_have(monkeypatch, run_cli, tmp_path):
     """A CSV with a byte-order mark (as spreadsheets save it), and a run from another folder: the
     default data file is found beside the script, and --plot_dir '' is the current folder."""
     with open(DATA, encoding="utf-8") as file:
         (tmp_path / "bom.csv").write_text("\ufeff" + file.read(), encoding="utf-8")
     assert torch.equal(torch.cat(load_data(str(tmp_path / "bom.csv")), 1), torch.cat(load_data(DATA), 1))
     monkeypatch.chdir(tmp_path)
-    assert run_cli(monkeypatch, "--act", "step", "--hid", "4", "--set_weights", "--plot_dir", "") == 0
-    assert "final accuracy: 100.0%" in capsys.readouterr().out
+    run = run_cli("--act", "step", "--hid", "4", "--set_weights", "--plot_dir", "")
+    assert run.returncode == 0 and "final accuracy: 100.0%" in run.stdout
     assert {"net_step4_set.png", "check.png"} <= set(os.listdir(tmp_path))
 
 
@@ -517,25 +510,27 @@ CONTRACT_BREAKS = [
 
 
 @pytest.mark.parametrize("case, mlp, flags, message", CONTRACT_BREAKS, ids=[case[0] for case in CONTRACT_BREAKS])
-def test_contract_breaks_end_in_one_line(monkeypatch, capsys, tmp_path, case, mlp, flags, message):
+def test_contract_breaks_end_in_one_line(monkeypatch, run_cli, tmp_path, case, mlp, flags, message):
     student = types.ModuleType("check")
     if mlp is not None:
         student.MLP = mlp
     monkeypatch.setitem(sys.modules, "check", student)  # what build_mlp imports as check
     monkeypatch.chdir(tmp_path)
-    assert run_cli(monkeypatch, "--act", "sig", "--hid", "5", "--plot_dir", "plot", *flags) == 2
-    err = capsys.readouterr().err
+    run = run_cli("--act", "sig", "--hid", "5", "--plot_dir", "plot", *flags)
+    err = run.stderr
+    assert run.returncode == 2
     assert message in err and err.count("\n") == 1 and err.startswith("error: ")
     assert os.listdir(tmp_path) == []  # refused before anything is written
 
 
-def test_outputs_that_leave_0_1_in_training_end_in_one_line(monkeypatch, capsys, tmp_path):
+def test_outputs_that_leave_0_1_in_training_end_in_one_line(monkeypatch, run_cli, tmp_path):
     student = types.ModuleType("check")
     student.MLP = OutsideOneAndZero                    # within 0..1 at the start, outside once trained
     monkeypatch.setitem(sys.modules, "check", student)
     monkeypatch.chdir(tmp_path)
-    assert run_cli(monkeypatch, "--act", "sig", "--hid", "5", "--plot_dir", "plot") == 2
-    err = capsys.readouterr().err
+    run = run_cli("--act", "sig", "--hid", "5", "--plot_dir", "plot")
+    err = run.stderr
+    assert run.returncode == 2
     assert err.startswith("error: MLP.forward returns outputs outside 0..1 at epoch ") and err.count("\n") == 1
     assert os.listdir(tmp_path / "plot") == []         # no picture of a broken run
 
@@ -557,12 +552,11 @@ def test_the_contract_checks_pass_the_kits_own_mlp():
 
 # ---------------------------------------------------------------- course-style check.py files, end to end
 
-KIT_FILES = ("check_main.py", "check_data.py", "check_plots.py", "common.py", "check.csv")
 RUN_FILES = ["net_{}.png", "lines_{}.png", "out_{}.png", "table_{}.csv"]  # and h1_{}.png ... for each hidden node
 
-# Real runs of check_main.py, each in a copy of the kit with this check.py (a file of tests/fixtures/check,
-# or the kit's own: None): (name, check.py, flags, exit status, texts of the output, and the files it writes:
-# the data picture's name, the run's name and its hidden nodes; None where nothing may be written).
+# Runs of check_main.py with this check.py (a file of tests/fixtures/check, or the kit's own: None):
+# (name, check.py, flags, exit status, texts of the output, and the files it writes: the data
+# picture's name, the run's name and its hidden nodes; None where nothing may be written).
 STUDENT_RUNS = [
     ("right", "right.py", ["--act", "sig", "--hid", "5", "--set_weights"], 0,
      ["set weights (no training):", '"hid_bias": [30.0, 10.0, -10.0, -30.0]',  # times the student's 20
@@ -585,49 +579,37 @@ STUDENT_RUNS = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def student_runs(tmp_path_factory):
-    """Every run of STUDENT_RUNS as a process of its own, all started before this file's first test,
-    so that their seconds (mostly importing torch) pass while the other tests run; name -> (process,
-    its stdout file, its stderr file, its folder)."""
-    runs = {}
-    for name, student, flags, *_ in STUDENT_RUNS:
-        folder = tmp_path_factory.mktemp("kit")
-        for file in KIT_FILES:
-            shutil.copy(os.path.join(REPO, file), folder)
-        shutil.copy(os.path.join(FIXTURES, student) if student else os.path.join(REPO, "check.py"),
-                    folder / "check.py")
-        out, err = (open(folder.parent / f"{folder.name}.{stream}", "w+") for stream in ("out", "err"))
-        process = subprocess.Popen([sys.executable, "check_main.py", *flags], cwd=folder, stdout=out, stderr=err,
-                                   env=dict(os.environ, OMP_NUM_THREADS="1"))
-        runs[name] = (process, out, err, folder)
-    yield runs
-    for process, out, err, _ in runs.values():
-        if process.poll() is None:  # a run the tests never waited for (they stopped early)
-            process.kill()
-            process.wait()
-        out.close()
-        err.close()
+def assert_run_as_expected(run, folder, status, texts, files):
+    """A run of STUDENT_RUNS, in `folder`, did what its row says."""
+    assert run.returncode == status, run.stderr
+    assert "Traceback" not in run.stderr
+    for text in texts:
+        assert text in (run.stdout if status == 0 else run.stderr)
+    if status:
+        assert run.stderr.count("\n") == 1 and not os.path.exists(folder / "plot")
+        return
+    data, name, hid = files
+    names = [data] + [pattern.format(name) for pattern in RUN_FILES] + [f"h{i}_{name}.png" for i in range(1, hid + 1)]
+    assert sorted(written_files(run.stdout)) == sorted(os.path.join("plot", file) for file in names)
+    assert sorted(os.listdir(folder / "plot")) == sorted(names)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case, student, flags, status, texts, files", STUDENT_RUNS,
                          ids=[case[0] for case in STUDENT_RUNS])
-def test_a_check_py_of_the_course_runs_end_to_end(student_runs, case, student, flags, status, texts, files):
-    process, out, err, folder = student_runs[case]
-    code = process.wait(timeout=120)
-    out, err = (file.seek(0) or file.read() for file in (out, err))
-    assert code == status, err
-    assert "Traceback" not in err
-    for text in texts:
-        assert text in (out if status == 0 else err)
-    if status:
-        assert err.count("\n") == 1 and not os.path.exists(folder / "plot")
-        return
-    data, name, hid = files
-    names = [data] + [pattern.format(name) for pattern in RUN_FILES] + [f"h{i}_{name}.png" for i in range(1, hid + 1)]
-    assert sorted(written_files(out)) == sorted(os.path.join("plot", file) for file in names)
-    assert sorted(os.listdir(folder / "plot")) == sorted(names)
+def test_a_check_py_of_the_course_runs_end_to_end(case, student, flags, status, texts, files, tmp_path, monkeypatch,
+                                                  run_in_process):
+    monkeypatch.chdir(tmp_path)
+    drop_in = {"check": os.path.join(FIXTURES, student)} if student else None
+    run = run_in_process(check_main.main, "check_main.py", *flags, drop_in=drop_in)
+    assert_run_as_expected(run, tmp_path, status, texts, files)
+
+
+@pytest.mark.slow
+def test_a_check_py_dropped_into_a_copy_of_the_kit_runs_from_the_command_line(tmp_path):
+    case, student, flags, status, texts, files = STUDENT_RUNS[0]
+    kit = kit_copy(tmp_path / "kit", check=os.path.join(FIXTURES, student))
+    assert_run_as_expected(run_script("check_main.py", *flags, cwd=kit), tmp_path / "kit", status, texts, files)
 
 
 def test_the_pictures_span_the_datas_own_range():
@@ -645,7 +627,7 @@ def test_the_pictures_span_the_datas_own_range():
 
 # ---------------------------------------------------------------- pictures for a report
 
-def saved_pictures(monkeypatch, *argv):
+def saved_pictures(monkeypatch, run_cli, *argv):
     """Run check_main with `argv`; return {file name: figure} of every picture it saved."""
     saved, save = {}, check_main.save_png
 
@@ -653,7 +635,7 @@ def saved_pictures(monkeypatch, *argv):
         saved[os.path.basename(path)] = fig
         return save(fig, path)
     monkeypatch.setattr(check_main, "save_png", keep)
-    assert run_cli(monkeypatch, *argv) == 0
+    assert run_cli(*argv).returncode == 0
     return saved
 
 
@@ -663,13 +645,13 @@ def saved_pictures(monkeypatch, *argv):
      "sig 2-5-1 network, random weights (seed 0), trained for 300 epochs"),
     (["--act", "sig", "--hid", "8", "--weights", "{file}"], 8, "sig 2-8-1 network, weights from eight.json"),
 ], ids=["step set", "sig trained", "8 hidden from a file"])
-def test_every_picture_of_a_check_run_goes_into_a_report_as_it_is(monkeypatch, capsys, tmp_path, flags, hid, run):
+def test_every_picture_of_a_check_run_goes_into_a_report_as_it_is(monkeypatch, run_cli, tmp_path, flags, hid, run):
     torch.manual_seed(1)
     net = MLP(8, "sig")
     init_weights(net, 2)
     save_weights(net, tmp_path / "eight.json")
     argv = [flag.format(file=tmp_path / "eight.json") for flag in flags]
-    saved = saved_pictures(monkeypatch, *argv, "--plot_dir", str(tmp_path / "plot"))
+    saved = saved_pictures(monkeypatch, run_cli, *argv, "--plot_dir", str(tmp_path / "plot"))
     kinds = ["net", "lines"] + [f"h{i}" for i in range(1, hid + 1)] + ["out"]
     name = check_main.run_name(parse_args(argv), hid, "--epoch" in argv)
     assert sorted(saved) == sorted(["check.png"] + [f"{kind}_{name}.png" for kind in kinds])

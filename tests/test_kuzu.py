@@ -13,7 +13,7 @@ import kuzu_data
 import kuzu_main
 import kuzu_nets
 import kuzu_plots
-from kit import FIXTURES, assert_fails_well, kit_copy, make_kmnist, picture_problems, run_script, write_idx
+from kit import FIXTURES, NO_NETWORK, assert_fails_well, kit_copy, make_kmnist, picture_problems, run_script, write_idx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_DATA = os.path.join(ROOT, "..", "shared", "data", "kmnist-7k")
@@ -22,10 +22,6 @@ REAL_DATA = os.path.join(ROOT, "..", "shared", "data", "kmnist-7k")
 @pytest.fixture
 def data_dir(tmp_path):
     return make_kmnist(str(tmp_path / "data"))
-
-
-def run_main_script(*args):
-    return run_script("kuzu_main.py", *args)
 
 
 def test_load_split_reads_idx_and_normalises(data_dir):
@@ -198,8 +194,10 @@ def test_conv_learns_with_its_own_recipe(data_dir, tmp_path, capsys):
     assert accuracy >= 90
 
 
-def test_missing_data_gives_one_line_error(tmp_path):
-    result = run_main_script("--data_dir", str(tmp_path / "nothing"), "--no_cuda")
+def test_missing_data_gives_one_line_error(tmp_path, run_in_process, monkeypatch):
+    for name, value in NO_NETWORK.items():
+        monkeypatch.setenv(name, value)  # the download fails at once
+    result = run_in_process(kuzu_main.main, "kuzu_main.py", "--data_dir", tmp_path / "nothing", "--no_cuda")
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -210,11 +208,11 @@ def test_missing_data_gives_one_line_error(tmp_path):
     assert not os.path.exists(tmp_path / "nothing")  # the failed download left no empty folders
 
 
-def test_truncated_file_gives_one_line_error(data_dir):
+def test_truncated_file_gives_one_line_error(data_dir, run_in_process):
     path = os.path.join(data_dir, "KMNIST", "raw", "train-images-idx3-ubyte")
     with open(path, "r+b") as f:
         f.truncate(5000)
-    result = run_main_script("--data_dir", data_dir, "--no_cuda")
+    result = run_in_process(kuzu_main.main, "kuzu_main.py", "--data_dir", data_dir, "--no_cuda")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "truncated or corrupt" in lines[0]
@@ -233,7 +231,7 @@ def test_idx_files_read_as_written_and_damaged_ones_refused(tmp_path):
 
 
 def test_unknown_net_is_an_argparse_error():
-    result = run_main_script("--net", "cnn")
+    result = run_script("kuzu_main.py", "--net", "cnn")
     assert result.returncode == 2 and "invalid choice: 'cnn'" in result.stderr
 
 
@@ -323,17 +321,21 @@ def small_data(tmp_path_factory):
     return make_kmnist(str(tmp_path_factory.mktemp("kmnist") / "data"))
 
 
-def run_student(tmp_path, fixture, *flags):
-    """kuzu_main.py run in a copy of the kit whose kuzu.py is tests/fixtures/kuzu/FIXTURE.py."""
-    kit = kit_copy(tmp_path / "kit", kuzu=os.path.join(FIXTURES, "kuzu", f"{fixture}.py"))
-    return run_script("kuzu_main.py", "--epochs", "1", "--plot_dir", tmp_path / "plots", "--no_cuda", *flags, cwd=kit)
+STUDENT_FLAGS = ("--epochs", "1", "--no_cuda")
+
+
+def run_student(run, tmp_path, fixture, *flags):
+    """kuzu_main.py run with tests/fixtures/kuzu/FIXTURE.py as its kuzu.py, in this process."""
+    return run(kuzu_main.main, "kuzu_main.py", *STUDENT_FLAGS, "--plot_dir", tmp_path / "plots", *flags,
+               drop_in={"kuzu": os.path.join(FIXTURES, "kuzu", f"{fixture}.py")})
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("net, count", [("lin", "7,850"), ("full", "103,360"), ("conv", "27,562")])
-def test_a_course_format_kuzu_py_trains_saves_reloads_and_draws(net, count, small_data, tmp_path):
+def test_a_course_format_kuzu_py_trains_saves_reloads_and_draws(net, count, small_data, tmp_path, run_in_process):
     model = tmp_path / "model.pth"
-    result = run_student(tmp_path, "other_names", "--net", net, "--data_dir", small_data, "--save_model", model)
+    result = run_student(run_in_process, tmp_path, "other_names", "--net", net, "--data_dir", small_data,
+                         "--save_model", model)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert "trainable parameters" in result.stdout and count in result.stdout
     tested = re.findall(r"^Test set: Average loss: \d+\.\d{4}, Accuracy: (\d+)/100 .*$", result.stdout, re.M)
@@ -343,8 +345,10 @@ def test_a_course_format_kuzu_py_trains_saves_reloads_and_draws(net, count, smal
     assert model.stat().st_size > 1000 and f"  {model}  (model weights)" in result.stdout
     if net != "lin":
         return  # reloading is the same code for every net: once is enough
-    again = run_student(tmp_path, "other_names", "--net", net, "--data_dir", small_data, "--load_model", model,
-                        "--epochs", "0")
+    # the file dropped into a copy of the kit, run from the command line as a student runs it
+    kit = kit_copy(tmp_path / "kit", kuzu=os.path.join(FIXTURES, "kuzu", "other_names.py"))
+    again = run_script("kuzu_main.py", *STUDENT_FLAGS, "--net", net, "--data_dir", small_data, "--load_model", model,
+                       "--epochs", "0", "--plot_dir", tmp_path / "again", cwd=kit)
     assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
     assert re.findall(r"^Test set: .*$", again.stdout, re.M) == re.findall(r"^Test set: .*$", result.stdout, re.M)
 
@@ -358,24 +362,25 @@ def test_a_course_format_kuzu_py_trains_saves_reloads_and_draws(net, count, smal
     ("mistakes", "conv", "error: NetConv.forward returns shape (2, 5) for a batch of shape (2, 1, 28, 28): "
                          "want (2, 10)"),
 ])
-def test_a_network_that_breaks_the_contract_is_named_before_training(fixture, net, message, tmp_path):
-    result = run_student(tmp_path, fixture, "--net", net, "--data_dir", tmp_path / "no-data-needed")
+def test_a_network_that_breaks_the_contract_is_named_before_training(fixture, net, message, tmp_path,
+                                                                    run_in_process):
+    result = run_student(run_in_process, tmp_path, fixture, "--net", net, "--data_dir", tmp_path / "no-data-needed")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [result.stderr.strip()] and message in result.stderr
     assert not (tmp_path / "plots").exists() and not (tmp_path / "no-data-needed").exists()
 
 
 @pytest.mark.slow
-def test_outputs_that_are_not_log_probabilities_are_a_warning(small_data, tmp_path):
-    result = run_student(tmp_path, "mistakes", "--net", "full", "--data_dir", small_data)
+def test_outputs_that_are_not_log_probabilities_are_a_warning(small_data, tmp_path, run_in_process):
+    result = run_student(run_in_process, tmp_path, "mistakes", "--net", "full", "--data_dir", small_data)
     assert result.returncode == 0 and "Traceback" not in result.stderr
     assert result.stdout.startswith("warning: NetFull's outputs are not log-probabilities (the exp of a row sums to ")
     assert "end forward with log_softmax, or the training loss will be wrong" in result.stdout.splitlines()[0]
 
 
 @pytest.mark.slow
-def test_what_cannot_be_drawn_is_skipped_in_one_line(small_data, tmp_path):
-    result = run_student(tmp_path, "odd", "--net", "lin", "--data_dir", small_data, "--save_model",
+def test_what_cannot_be_drawn_is_skipped_in_one_line(small_data, tmp_path, run_in_process):
+    result = run_student(run_in_process, tmp_path, "odd", "--net", "lin", "--data_dir", small_data, "--save_model",
                          tmp_path / "lin.pth")
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert "skipped the picture of what the model looks at: NetLin has no nn.Conv2d with one input channel " \
@@ -384,8 +389,8 @@ def test_what_cannot_be_drawn_is_skipped_in_one_line(small_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_network_at_chance_gets_a_note_saying_what_to_try(small_data, tmp_path):
-    result = run_student(tmp_path, "odd", "--net", "full", "--data_dir", small_data, "--epochs", "2")
+def test_a_network_at_chance_gets_a_note_saying_what_to_try(small_data, tmp_path, run_in_process):
+    result = run_student(run_in_process, tmp_path, "odd", "--net", "full", "--data_dir", small_data, "--epochs", "2")
     assert result.returncode == 0
     assert "Accuracy: 10/100" in result.stdout
     notes = [line for line in result.stdout.splitlines() if line.startswith("note:")]

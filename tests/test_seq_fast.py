@@ -12,7 +12,6 @@ import seq_fast
 import seq_setup
 import seq_train
 from anbn import FAMILY, AnBn
-from kit import run_script
 from reber import Reber
 from seq_checkpoints import load_checkpoint, load_weights
 from seq_models import SRN_model, determined_margins, evaluate, make_model, predict, string_errors
@@ -305,12 +304,13 @@ def test_keeping_the_best_seen_gives_the_same_networks_in_both_engines(select, l
 
 
 @pytest.mark.slow
-def test_both_engines_save_the_same_checkpoints_from_the_command_line(tmp_path):
+def test_both_engines_save_the_same_checkpoints_from_the_command_line(tmp_path, run_in_process):
     # two runs of three candidates, picked half way through a chunk, in float64: the same weights
     flags = ['--lang', 'anbn', '--length', '3', '--epoch', '0.3', '--candidates', '3', '--pick_at', '0.5',
              '--runs', '2', '--seed', '7', '--float64']
     for engine in ('fast', 'autograd'):
-        done = run_script('seq_train.py', *flags, '--engine', engine, '--out_path', tmp_path / engine)
+        done = run_in_process(seq_train.main, 'seq_train.py', *flags, '--engine', engine,
+                              '--out_path', tmp_path / engine)
         assert done.returncode == 0, done.stderr
     for run in (0, 1):
         name = f'anbn_srn2_0.3_run{run}.pth'
