@@ -75,6 +75,9 @@ def test_edition_has_stubs_and_no_solution_left(edition):
     assert values == {"in_hid_weight": [[0, 0]] * 4, "hid_bias": [0] * 4, "hid_out_weight": [[0] * 4],
                       "out_bias": [0], "sig_scale": 0}  # the places to enter the answer, with placeholders
     assert all(b"SOLUTION -->" not in data for path, data in files.items() if path.endswith(".md"))
+    settings = files["pytest.ini"].decode()  # the kit's test settings but its own (its many workers)
+    assert "testpaths = tests" in settings and "slow:" in settings and "addopts" not in settings
+    assert "SOLUTION" not in settings
     readme = files["README.md"].decode()
     for answer in ("[-0.5, -1.5, -2.5, -3.5]", "[[1, -1, 1, -1]]", "Scale factor for sigmoid", "For teachers"):
         assert answer not in readme, answer
