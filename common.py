@@ -82,12 +82,23 @@ SEED = number(int, 0, SEED_LIMIT - 1)
 
 # ---------------------------------------------------------------- output paths
 
+def first_missing_folder(path):
+    """The outermost folder on the way to `path` that does not exist yet (None if all do)."""
+    path = os.path.abspath(path)
+    missing = None
+    while not os.path.exists(path):
+        missing, path = path, os.path.dirname(path)
+    return missing
+
+
 def writable_dir(path, flag):
     """Check, before any work, that folder `path` (empty: the current one) can be created and
-    written; return it. UserError naming `flag` if not."""
+    written; return it. UserError naming `flag` if not. The folders made to try are removed
+    again (saving makes them), so that a run that fails later leaves none behind."""
     path = path or "."
     if os.path.exists(path) and not os.path.isdir(path):
         raise UserError(f"{flag} {path} is a file, not a folder")
+    made = first_missing_folder(path)
     try:
         os.makedirs(path, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path, prefix=".probe-")
@@ -99,6 +110,14 @@ def writable_dir(path, flag):
             os.remove(probe)
     except OSError as err:
         raise UserError(f"{flag}: cannot write in {path}: {err.strerror or err}") from None
+    finally:
+        folder = os.path.abspath(path)
+        while made and len(folder) >= len(made):  # up from `path` to the outermost folder made here
+            try:
+                os.rmdir(folder)
+            except OSError:  # not made, or no longer empty
+                break
+            folder = os.path.dirname(folder)
     return path
 
 

@@ -14,7 +14,7 @@ import struct
 import torch
 import torch.nn.functional as F
 
-from common import UserError
+from common import UserError, first_missing_folder
 
 CLASSES = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -76,7 +76,7 @@ def _download(data_dir):
     """Let torchvision fetch the four files; offline, say exactly what is needed, and remove
     the folders this attempt made, so that a mistyped --data_dir leaves nothing behind."""
     import torchvision                      # only here: it takes a second to import
-    made = _first_missing_folder(raw_folder(data_dir))
+    made = first_missing_folder(raw_folder(data_dir))
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # silence the per-mirror chatter
             torchvision.datasets.KMNIST(data_dir, train=True, download=True)
@@ -87,15 +87,6 @@ def _download(data_dir):
         raise UserError(f"KMNIST data not found and could not be downloaded; put the four files "
                         f"{', '.join(RAW_FILES)} (uncompressed IDX) in {raw_folder(data_dir)}/ "
                         f"or pass --data_dir to a folder that has KMNIST/raw/") from None
-
-
-def _first_missing_folder(path):
-    """The outermost folder on the way to `path` that does not exist yet (None if all do)."""
-    path = os.path.abspath(path)
-    missing = None
-    while not os.path.exists(path):
-        missing, path = path, os.path.dirname(path)
-    return missing
 
 
 def batches(images, labels, batch_size, generator=None):

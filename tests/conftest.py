@@ -48,13 +48,14 @@ Run = collections.namedtuple("Run", "returncode stdout stderr")
 @pytest.fixture
 def run_in_process(monkeypatch, capsys, tmp_path):
     """run(main, script, *args, drop_in={module: path}): run a script's main() as its command line
-    does, but in this process, so without importing torch again (most of a short run's seconds);
-    a Run of its exit status and output. drop_in puts a student's file in place of the kit's
-    module of that name, found on the module path as the script finds it."""
+    does, in tmp_path, but in this process, so without importing torch again (most of a short
+    run's seconds); a Run of its exit status and output. drop_in puts a student's file in place of
+    the kit's module of that name, found on the module path as the script finds it."""
     def run(main, script, *args, drop_in=None):
+        monkeypatch.chdir(tmp_path)  # where what it writes by default (plot/, net/) goes
         for name, path in (drop_in or {}).items():
-            folder = tmp_path / f"drop-in-{name}"
-            folder.mkdir(exist_ok=True)
+            folder = tmp_path / ".drop-in" / name
+            folder.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, folder / f"{name}.py")
             monkeypatch.syspath_prepend(str(folder))
             monkeypatch.delitem(sys.modules, name, raising=False)  # the kit's comes back after the test

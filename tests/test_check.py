@@ -377,14 +377,13 @@ def test_a_failed_weights_write_leaves_the_old_file(tmp_path):
     assert os.listdir(tmp_path) == ["w.json"]  # no temporary file left behind
 
 
-def test_inputs_users_really_have(monkeypatch, run_cli, tmp_path):
+def test_inputs_users_really_have(run_cli, tmp_path):
     """A CSV with a byte-order mark (as spreadsheets save it), and a run from another folder: the
     default data file is found beside the script, and --plot_dir '' is the current folder."""
     with open(DATA, encoding="utf-8") as file:
         (tmp_path / "bom.csv").write_text("\ufeff" + file.read(), encoding="utf-8")
     assert torch.equal(torch.cat(load_data(str(tmp_path / "bom.csv")), 1), torch.cat(load_data(DATA), 1))
-    monkeypatch.chdir(tmp_path)
-    run = run_cli("--act", "step", "--hid", "4", "--set_weights", "--plot_dir", "")
+    run = run_cli("--act", "step", "--hid", "4", "--set_weights", "--plot_dir", "")  # in tmp_path
     assert run.returncode == 0 and "final accuracy: 100.0%" in run.stdout
     assert {"net_step4_set.png", "check.png"} <= set(os.listdir(tmp_path))
 
@@ -515,7 +514,6 @@ def test_contract_breaks_end_in_one_line(monkeypatch, run_cli, tmp_path, case, m
     if mlp is not None:
         student.MLP = mlp
     monkeypatch.setitem(sys.modules, "check", student)  # what build_mlp imports as check
-    monkeypatch.chdir(tmp_path)
     run = run_cli("--act", "sig", "--hid", "5", "--plot_dir", "plot", *flags)
     err = run.stderr
     assert run.returncode == 2
@@ -527,12 +525,11 @@ def test_outputs_that_leave_0_1_in_training_end_in_one_line(monkeypatch, run_cli
     student = types.ModuleType("check")
     student.MLP = OutsideOneAndZero                    # within 0..1 at the start, outside once trained
     monkeypatch.setitem(sys.modules, "check", student)
-    monkeypatch.chdir(tmp_path)
-    run = run_cli("--act", "sig", "--hid", "5", "--plot_dir", "plot")
+    run = run_cli("--act", "sig", "--hid", "5", "--plot_dir", "plot")  # in tmp_path
     err = run.stderr
     assert run.returncode == 2
     assert err.startswith("error: MLP.forward returns outputs outside 0..1 at epoch ") and err.count("\n") == 1
-    assert os.listdir(tmp_path / "plot") == []         # no picture of a broken run
+    assert os.listdir(tmp_path) == []         # no picture of a broken run, nor its folder
 
 
 def test_a_check_py_that_does_not_import_is_one_line_naming_its_line(monkeypatch, tmp_path):
@@ -597,9 +594,8 @@ def assert_run_as_expected(run, folder, status, texts, files):
 @pytest.mark.slow
 @pytest.mark.parametrize("case, student, flags, status, texts, files", STUDENT_RUNS,
                          ids=[case[0] for case in STUDENT_RUNS])
-def test_a_check_py_of_the_course_runs_end_to_end(case, student, flags, status, texts, files, tmp_path, monkeypatch,
+def test_a_check_py_of_the_course_runs_end_to_end(case, student, flags, status, texts, files, tmp_path,
                                                   run_in_process):
-    monkeypatch.chdir(tmp_path)
     drop_in = {"check": os.path.join(FIXTURES, student)} if student else None
     run = run_in_process(check_main.main, "check_main.py", *flags, drop_in=drop_in)
     assert_run_as_expected(run, tmp_path, status, texts, files)

@@ -8,7 +8,7 @@ import torch
 import seq_plot
 import seq_setup
 import seq_train
-from common import UserError
+from common import UserError, writable_dir
 from seq_checkpoints import load_checkpoint
 
 
@@ -137,6 +137,19 @@ def test_embedded_reber_gives_the_lstm_more_strings_and_only_the_lstm(tmp_path):
     flags = ['--lang', 'reber', '--embed', '--out_path', str(tmp_path)]
     assert seq_train.parse_args(flags + ['--model', 'lstm']).epoch == 200
     assert seq_train.parse_args(flags).epoch == seq_train.parse_args(flags[:2] + flags[3:]).epoch == 50
+
+
+def test_an_output_folder_is_tried_before_the_run_and_left_as_it_was(tmp_path):
+    (tmp_path / "kept").mkdir()
+    assert writable_dir(str(tmp_path / "new" / "net"), "--out_path") == str(tmp_path / "new" / "net")
+    assert writable_dir(str(tmp_path / "kept"), "--out_path") == str(tmp_path / "kept")
+    assert os.listdir(tmp_path) == ["kept"] and os.listdir(tmp_path / "kept") == []  # what it made is gone
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UserError, match="is a file, not a folder"):
+        writable_dir(str(tmp_path / "file"), "--out_path")
+    with pytest.raises(UserError, match="--out_path: cannot write in"):
+        writable_dir(str(tmp_path / "file" / "net"), "--out_path")
+    assert sorted(os.listdir(tmp_path)) == ["file", "kept"]
 
 
 def test_a_full_disk_at_save_is_one_line_and_keeps_the_old_checkpoint(tmp_path, monkeypatch):
