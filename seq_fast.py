@@ -49,8 +49,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from seq_setup import (CHUNK, Log, best, best_candidate, best_count, chunk_cuts, comparisons_due, count_score,
-                       end_of_chunk, improves, learning_rate, num_strings, pick_step, same_n_of)
+from seq_setup import (CHUNK, Log, best_candidate, best_of, chunk_cuts, comparisons_due, count_score, end_of_chunk,
+                       improves, learning_rate, num_strings, pick_step, same_n_of)
 
 # numba: compile on first use (about 15 s, once) and keep the machine code in __pycache__;
 # error_model='numpy' lets a float division be a plain division (no zero check), which the
@@ -875,12 +875,15 @@ def compare_lanes(args, engine, lanes, candidates, lang, selections, kept, nets,
         scores = [count_score(ns, row) for row in engine.margins(selections[0])]
     else:                                       # each run has selection strings of its own
         scores = engine.evaluate([selection for selection in selections for _ in range(width)])
-    order = best_count if args.select == 'count' else best
+    better = []                                 # (run, its best lane's score, that lane) where it beats the kept
     for i in range(len(nets)):
         row = scores[i * width:(i + 1) * width]
-        k = order(row)
+        k = best_of(args.select, row)
         if improves(args.select, row[k], kept[i] and kept[i][0]):
-            engine.copy_to(lanes)
-            kept[i] = (row[k], k, done)
-            nets[i] = copy.deepcopy(candidates[i][k])
+            better.append((i, row[k], k))
+    if better:
+        engine.copy_to(lanes)                   # every lane's weights into its network, once
+    for i, score, k in better:
+        kept[i] = (score, k, done)
+        nets[i] = copy.deepcopy(candidates[i][k])
     return nets

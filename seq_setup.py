@@ -401,15 +401,20 @@ def best(results):
     return min(range(len(results)), key=lambda k: (-results[k][1], results[k][0]))
 
 
+def best_of(select, scores):
+    """The index of the best of several networks' scores for --select: best_count's or best's."""
+    return best_count(scores) if select == 'count' else best(scores)
+
+
 def best_candidate(candidates, lang, selection, select='right'):
     """Compare a run's candidates on its selection strings -> (index of the best, [(mean error,
     fraction of the determined steps right) of each], or with select 'count' [count_score of each])."""
     if select == 'count':
         ns = same_n_of(lang, selection)
         results = [count_score(ns, determined_margins(net, lang, selection)) for net in candidates]
-        return best_count(results), results
-    results = [evaluate(net, lang, selection) for net in candidates]
-    return best(results), results
+    else:
+        results = [evaluate(net, lang, selection) for net in candidates]
+    return best_of(select, results), results
 
 
 def pick_step(args):
@@ -433,8 +438,7 @@ def chunk_cuts(due, step, count):
 def improves(select, score, kept):
     """Whether a network's score (best_candidate's, for --select) beats the kept network's
     (None: none kept yet); a tie keeps the network kept first."""
-    order = best_count if select == 'count' else best
-    return kept is None or order([kept, score]) == 1
+    return kept is None or best_of(select, [kept, score]) == 1
 
 
 # ---------------------------------------------------------------- checkpoints of a run
