@@ -12,8 +12,7 @@ import pytest
 import torch
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from common import run_main
-from kit import ROOT
+from kit import ROOT, run_command_line
 
 torch.set_num_threads(1)
 # Hypothesis keeps its caches in ./.hypothesis unless told otherwise, from the moment it collects
@@ -59,16 +58,12 @@ def run_in_process(monkeypatch, capsys, tmp_path):
             shutil.copy(path, folder / f"{name}.py")
             monkeypatch.syspath_prepend(str(folder))
             monkeypatch.delitem(sys.modules, name, raising=False)  # the kit's comes back after the test
-        monkeypatch.setattr(sys, "argv", [script, *map(str, args)])  # argparse names the program from it
         capsys.readouterr()
         try:
-            run_main(main)
-            code = 0
-        except SystemExit as exit:
-            code = exit.code
+            status = run_command_line(main, script, args)
         finally:
             for name in drop_in or {}:
                 sys.modules.pop(name, None)  # the student's module, imported by the run
         out, err = capsys.readouterr()
-        return Run(code, out, err)
+        return Run(status, out, err)
     return run

@@ -10,7 +10,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.image import imread
 from matplotlib.text import Text
@@ -76,24 +75,33 @@ def snapshot(folder, skip=()):
             if p.relative_to(folder).parts[0] not in skip}
 
 
+def run_command_line(main, program, args):
+    """Call main() as the command line runs it, in this process: sys.argv as typed (argparse names
+    the program from it), run_main's one-line errors and exit statuses -> the exit status. Any other
+    exception is left to fail the test with its traceback."""
+    from common import run_main
+    old_argv = sys.argv
+    sys.argv = [program, *map(str, args)]
+    try:
+        run_main(main)
+        return 0
+    except SystemExit as exit:
+        return exit.code
+    finally:
+        sys.argv = old_argv
+
+
 def assert_fails_well(main, argv, message, capsys, folder, skip=(), program=None):
     """The harness of every script's table of bad inputs: main(argv), run as the command line
     runs it, must end with exit status 2, `message` in the last line of stderr, no traceback, and
     nothing under `folder` written, changed or removed. What it prints is one line of the kit's
     own ("error: ..."), or argparse's usage and then its one line (`program`: the script's name
     in it). Returns what it printed, stdout and stderr together."""
-    from common import run_main
     before = snapshot(folder, skip)
-    old_argv = sys.argv
-    sys.argv = [program or "script.py", *argv]     # argparse names the program from it
-    try:
-        with pytest.raises(SystemExit) as stop:    # any other exception fails with its traceback
-            run_main(lambda: main(argv))
-    finally:
-        sys.argv = old_argv
+    status = run_command_line(lambda: main(argv), program or "script.py", argv)
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
-    assert stop.value.code == 2, err
+    assert status == 2, err
     assert "Traceback" not in out + err and message in lines[-1], err
     if lines[0].startswith("usage: "):
         assert ": error: " in lines[-1] and not lines[-1].startswith("error: "), err
